@@ -1,34 +1,35 @@
 package fsmsg
 
+import "github.com/weft-fs/weft/proto"
+
 // Opcodes of the file-system ops, one per fs.Service method, in the range
-// 0x0100–0x01FF that the protocol reserves for them. They are untyped so
-// they convert to proto.Opcode (uint16) where the messenger takes one.
-// The values are wire format: append, never renumber.
+// proto.OpFSFirst–proto.OpFSLast. The values are wire format: append,
+// never renumber.
 const (
-	OpLookup      = 0x0100 // NameReq -> Attr
-	OpGetAttr     = 0x0101 // InoReq -> Attr
-	OpSetAttr     = 0x0102 // SetAttrReq -> Attr
-	OpAccess      = 0x0103 // AccessReq -> empty
-	OpMknod       = 0x0104 // CreateReq -> Attr
-	OpMkdir       = 0x0105 // CreateReq -> Attr
-	OpSymlink     = 0x0106 // SymlinkReq -> Attr
-	OpReadlink    = 0x0107 // InoReq -> target bytes
-	OpLink        = 0x0108 // LinkReq -> Attr
-	OpUnlink      = 0x0109 // NameReq -> empty
-	OpRmdir       = 0x010A // NameReq -> empty
-	OpRename      = 0x010B // RenameReq -> empty
-	OpOpen        = 0x010C // OpenReq -> OpenResp
-	OpRelease     = 0x010D // HandleReq -> empty
-	OpRead        = 0x010E // ReadReq -> file bytes
-	OpWrite       = 0x010F // WriteReq -> WriteResp
-	OpFsync       = 0x0110 // FsyncReq -> empty
-	OpReadDir     = 0x0111 // ReadDirReq -> dir entries
-	OpSetXattr    = 0x0112 // XattrReq -> empty
-	OpGetXattr    = 0x0113 // XattrReq -> XattrResp
-	OpListXattr   = 0x0114 // XattrReq -> XattrResp
-	OpRemoveXattr = 0x0115 // XattrReq -> empty
-	OpStatFS      = 0x0116 // empty -> StatFS
-	OpReadDirPlus = 0x0117 // ReadDirReq -> dir entries with attributes
+	OpLookup      proto.Opcode = 0x0100 // NameReq -> Attr
+	OpGetAttr     proto.Opcode = 0x0101 // InoReq -> Attr
+	OpSetAttr     proto.Opcode = 0x0102 // SetAttrReq -> Attr
+	OpAccess      proto.Opcode = 0x0103 // AccessReq -> empty
+	OpMknod       proto.Opcode = 0x0104 // CreateReq -> Attr
+	OpMkdir       proto.Opcode = 0x0105 // CreateReq -> Attr
+	OpSymlink     proto.Opcode = 0x0106 // SymlinkReq -> Attr
+	OpReadlink    proto.Opcode = 0x0107 // InoReq -> target bytes
+	OpLink        proto.Opcode = 0x0108 // LinkReq -> Attr
+	OpUnlink      proto.Opcode = 0x0109 // NameReq -> empty
+	OpRmdir       proto.Opcode = 0x010A // NameReq -> empty
+	OpRename      proto.Opcode = 0x010B // RenameReq -> empty
+	OpOpen        proto.Opcode = 0x010C // OpenReq -> OpenResp
+	OpRelease     proto.Opcode = 0x010D // HandleReq -> empty
+	OpRead        proto.Opcode = 0x010E // ReadReq -> file bytes
+	OpWrite       proto.Opcode = 0x010F // WriteReq -> WriteResp
+	OpFsync       proto.Opcode = 0x0110 // FsyncReq -> empty
+	OpReadDir     proto.Opcode = 0x0111 // ReadDirReq -> dir entries
+	OpSetXattr    proto.Opcode = 0x0112 // XattrReq -> empty
+	OpGetXattr    proto.Opcode = 0x0113 // XattrReq -> XattrResp
+	OpListXattr   proto.Opcode = 0x0114 // XattrReq -> XattrResp
+	OpRemoveXattr proto.Opcode = 0x0115 // XattrReq -> empty
+	OpStatFS      proto.Opcode = 0x0116 // empty -> StatFS
+	OpReadDirPlus proto.Opcode = 0x0117 // ReadDirReq -> dir entries with attributes
 
 	// OpFirst and OpLast bound the opcodes this package defines.
 	OpFirst = OpLookup
@@ -44,7 +45,7 @@ var opNames = [...]string{
 }
 
 // OpName names a file-system opcode for logs and stats, "" if op is not one.
-func OpName(op uint16) string {
+func OpName(op proto.Opcode) string {
 	if op < OpFirst || op > OpLast {
 		return ""
 	}
