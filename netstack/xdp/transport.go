@@ -1,0 +1,494 @@
+package xdp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/weft-fs/weft/netstack"
+	"github.com/weft-fs/weft/netstack/xdpprog"
+	"github.com/weft-fs/weft/netstack/xsk"
+	"golang.org/x/sys/unix"
+)
+
+// Limits.
+const (
+	// burstMax is the most packets one RecvBurst/SendBurst handles; longer
+	// bursts are cut (the caller sees a short count).
+	burstMax = 256
+	// fragsMax is the most UMEM chunks one frame may span (9000-byte MTU
+	// takes 3 chunks of 4 KiB).
+	fragsMax = 4
+	// jumboMTUMax is the largest MTU the transport accepts.
+	jumboMTUMax = 9000
+)
+
+// Errors callers branch on; Open wraps xsk's and xdpprog's sentinels
+// (ErrPermission, ErrMemlock, ErrUnsupported) unchanged.
+var (
+	// ErrConfig means a Config field is out of range.
+	ErrConfig = errors.New("xdp: bad config")
+	// ErrClosed means the transport (or its socket) is closed.
+	ErrClosed = errors.New("xdp: transport closed")
+	// ErrMTU means the interface MTU needs multi-buffer (Config.Jumbo) or
+	// exceeds what the transport supports.
+	ErrMTU = errors.New("xdp: interface MTU not supported in this configuration")
+)
+
+// Config selects the interface, queue and port of a Transport.
+type Config struct {
+	// Iface is the interface name, in the caller's network namespace.
+	Iface string
+	// QueueID is the receive queue the socket serves (veth has one: 0).
+	QueueID int
+	// Port is weft's UDP port. The XDP program redirects datagrams to it;
+	// the kernel UDP socket bound to it gets them when no socket is
+	// registered.
+	Port uint16
+	// LocalAddr is the IPv4 address to send from and accept datagrams
+	// for; unset means the interface's first IPv4 address.
+	LocalAddr netip.Addr
+	// Jumbo enables multi-buffer frames (XDP_USE_SG, frags program) for
+	// MTUs above one 4 KiB chunk.
+	Jumbo bool
+	// Mode forces an XDP attach mode; zero tries native, then generic.
+	Mode xdpprog.Mode
+	// Frames is the UMEM size in 4 KiB chunks (default 8192, 32 MiB).
+	Frames int
+	// RingEntries sizes all four rings (power of two, default 2048).
+	RingEntries int
+	// Log receives attach and fallback decisions; nil discards them.
+	Log *slog.Logger
+}
+
+// Stats are the transport's counters. They are updated by the owning
+// poller and may be read from any goroutine.
+type Stats struct {
+	RxPackets, RxBytes uint64
+	RxMalformed        uint64 // failed Ethernet/IPv4/UDP checks
+	RxNotOurs          uint64 // addressed to another IP or port
+	RxTooBig           uint64 // payload larger than the caller's buffer
+	TxPackets, TxBytes uint64
+	TxNoNeighbour      uint64 // dropped while the next hop resolves
+	TxLocal            uint64 // dropped: destination on this host
+	TxTooBig           uint64 // payload above PayloadMax
+	Socket             xsk.Stats
+}
+
+type counters struct {
+	rxPackets, rxBytes, rxMalformed, rxNotOurs, rxTooBig atomic.Uint64
+	txPackets, txBytes, txNoNeigh, txLocal, txTooBig     atomic.Uint64
+}
+
+// Transport is a netstack.Transport over one AF_XDP socket. Like every
+// transport it owns no goroutine and is driven by one poller.
+type Transport struct {
+	log         *slog.Logger
+	sock        *xsk.Socket
+	prog        *xdpprog.Program
+	neigh       *neighbours
+	ifindex     int
+	queueID     int
+	local       netip.AddrPort
+	localMAC    MAC
+	mtu         int
+	payloadMax  int
+	kind        string
+	chunk       int // bytes of a frame one received chunk holds
+	ipID        uint16
+	rxDescs     []xsk.Desc // received, not yet handed to the caller
+	rxHead      int
+	txDescs     []xsk.Desc
+	hdr         Headers
+	stats       counters
+	localWarned bool
+}
+
+var _ netstack.Transport = (*Transport)(nil)
+
+// Open attaches weft's XDP program to cfg.Iface, creates the AF_XDP
+// socket for cfg.QueueID and registers it. It must run on a thread in the
+// interface's network namespace. The errors say exactly why AF_XDP is not
+// possible (capability, memlock, driver, mode), so the caller can log it
+// and fall back to kernel UDP.
+func Open(cfg Config) (*Transport, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Port == 0 {
+		return nil, fmt.Errorf("%w: port 0, accepted 1 to 65535", ErrConfig)
+	}
+	if cfg.QueueID < 0 {
+		return nil, fmt.Errorf("%w: queue %d, accepted >= 0", ErrConfig, cfg.QueueID)
+	}
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("%w: interface %q: %v", ErrConfig, cfg.Iface, err)
+	}
+	mac, err := hardwareAddr(ifc.HardwareAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: interface %q: %v", ErrUnsupportedLink, cfg.Iface, err)
+	}
+	local := cfg.LocalAddr
+	if !local.IsValid() {
+		if local, err = firstIPv4(ifc); err != nil {
+			return nil, err
+		}
+	}
+	if !local.Is4() {
+		return nil, fmt.Errorf("%w: local address %s, accepted an IPv4 address", ErrConfig, local)
+	}
+	if ifc.MTU > jumboMTUMax {
+		return nil, fmt.Errorf("%w: %s has MTU %d, accepted up to %d", ErrMTU, cfg.Iface, ifc.MTU, jumboMTUMax)
+	}
+	chunk := xsk.FrameSizeDefault - xsk.Headroom
+	if !cfg.Jumbo && ethHeaderLen+ifc.MTU > chunk {
+		return nil, fmt.Errorf("%w: %s has MTU %d, a frame must fit one %d-byte chunk without Jumbo (multi-buffer); set Jumbo or an MTU <= %d",
+			ErrMTU, cfg.Iface, ifc.MTU, chunk, chunk-ethHeaderLen)
+	}
+	t := &Transport{
+		log:        log,
+		ifindex:    ifc.Index,
+		queueID:    cfg.QueueID,
+		local:      netip.AddrPortFrom(local, cfg.Port),
+		localMAC:   mac,
+		mtu:        ifc.MTU,
+		payloadMax: ifc.MTU - ipv4HeaderMin - udpHeaderLen,
+		chunk:      chunk,
+		rxDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
+		txDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
+	}
+	t.hdr.SrcMAC = mac
+	t.hdr.Src = t.local
+	if err := t.open(cfg); err != nil {
+		t.Close()
+		return nil, err
+	}
+	t.kind = "xdp-" + t.prog.Mode().String()
+	log.Info("af_xdp transport open", "iface", cfg.Iface, "queue", cfg.QueueID, "local", t.local,
+		"mode", t.prog.Mode().String(), "mtu", t.mtu, "jumbo", cfg.Jumbo)
+	return t, nil
+}
+
+// ErrUnsupportedLink means the interface is not Ethernet.
+var ErrUnsupportedLink = errors.New("xdp: interface is not an Ethernet link")
+
+func (t *Transport) open(cfg Config) error {
+	var err error
+	t.neigh, err = newNeighbours(t.ifindex)
+	if err != nil {
+		return err
+	}
+	t.prog, err = xdpprog.Attach(xdpprog.Config{Ifindex: t.ifindex, Port: cfg.Port, Frags: cfg.Jumbo, Mode: cfg.Mode}, t.log)
+	if err != nil {
+		return fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
+	}
+	ring := cfg.RingEntries
+	t.sock, err = xsk.New(t.ifindex, cfg.QueueID, xsk.Options{
+		Frames:                cfg.Frames,
+		FillRingEntries:       ring,
+		CompletionRingEntries: ring,
+		RxRingEntries:         ring,
+		TxRingEntries:         ring,
+		Mode:                  xsk.BindCopy,
+		MultiBuffer:           cfg.Jumbo,
+	})
+	if err != nil {
+		return fmt.Errorf("xdp: %s queue %d: %w", cfg.Iface, cfg.QueueID, err)
+	}
+	if err := t.prog.Register(cfg.QueueID, t.sock.FD()); err != nil {
+		return fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
+	}
+	return nil
+}
+
+func firstIPv4(ifc *net.Interface) (netip.Addr, error) {
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("xdp: addresses of %s: %w", ifc.Name, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP.To4()); ok && n.IP.To4() != nil {
+				return ip, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%w: %s has no IPv4 address; set LocalAddr", ErrConfig, ifc.Name)
+}
+
+// LocalAddr is the address and port datagrams are sent from.
+func (t *Transport) LocalAddr() netip.AddrPort { return t.local }
+
+// Kind is "xdp-native" or "xdp-generic".
+func (t *Transport) Kind() string { return t.kind }
+
+// PayloadMax is the interface MTU minus the IPv4 and UDP headers.
+func (t *Transport) PayloadMax() int { return t.payloadMax }
+
+// PollFd is the AF_XDP socket: it polls readable when frames are waiting.
+func (t *Transport) PollFd() int {
+	if t.sock == nil {
+		return -1
+	}
+	return t.sock.FD()
+}
+
+// RecvBurst implements netstack.Transport.
+func (t *Transport) RecvBurst(pkts []netstack.Packet) (int, error) {
+	if t.sock == nil {
+		return 0, ErrClosed
+	}
+	if len(pkts) > burstMax {
+		pkts = pkts[:burstMax]
+	}
+	t.sock.Fill()
+	got := 0
+	nowNs := int64(0)
+	for got < len(pkts) {
+		if t.rxHead == len(t.rxDescs) {
+			t.rxDescs = t.rxDescs[:cap(t.rxDescs)]
+			n := t.sock.Receive(t.rxDescs)
+			t.rxDescs, t.rxHead = t.rxDescs[:n], 0
+			if n == 0 {
+				break
+			}
+		}
+		// One frame: descriptors up to the first without XDP_PKT_CONTD.
+		start := t.rxHead
+		end := start
+		frameLen := 0
+		for end < len(t.rxDescs) {
+			d := t.rxDescs[end]
+			frameLen += int(d.Len)
+			end++
+			if d.Options&unix.XDP_PKT_CONTD == 0 {
+				break
+			}
+		}
+		t.rxHead = end
+		frame := t.rxDescs[start:end]
+		if t.deliver(frame, frameLen, &pkts[got], &nowNs) {
+			got++
+		}
+		for _, d := range frame {
+			t.sock.Release(d.Addr)
+		}
+	}
+	if t.sock.Fill() == 0 && got == 0 && t.sock.NeedRxWakeup() {
+		if err := t.sock.WakeRx(); err != nil {
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+// deliver decodes one received frame into p; false means it was dropped.
+func (t *Transport) deliver(frame []xsk.Desc, frameLen int, p *netstack.Packet, nowNs *int64) bool {
+	first := t.sock.Frame(frame[0])
+	if frame[len(frame)-1].Options&unix.XDP_PKT_CONTD != 0 {
+		t.stats.rxMalformed.Add(1) // frame cut short: ring or burst overflow
+		return false
+	}
+	h, off, n, err := decodeHeaders(first, frameLen)
+	if err != nil {
+		t.stats.rxMalformed.Add(1)
+		return false
+	}
+	if h.Dst != t.local {
+		t.stats.rxNotOurs.Add(1)
+		return false
+	}
+	if n > cap(p.Buf) {
+		t.stats.rxTooBig.Add(1)
+		return false
+	}
+	buf := p.Buf[:n]
+	copied := 0
+	for _, d := range frame {
+		b := t.sock.Frame(d)
+		if off >= len(b) {
+			off -= len(b)
+			continue
+		}
+		copied += copy(buf[copied:], b[off:])
+		off = 0
+		if copied == n {
+			break
+		}
+	}
+	p.Buf = buf
+	p.Peer = h.Src
+	if *nowNs == 0 {
+		*nowNs = time.Now().UnixNano()
+	}
+	t.neigh.learn(h.Src.Addr(), h.SrcMAC, *nowNs)
+	t.stats.rxPackets.Add(1)
+	t.stats.rxBytes.Add(uint64(n))
+	return true
+}
+
+// SendBurst implements netstack.Transport. Datagrams whose next hop is
+// not resolved yet, or whose destination is this host, are taken and
+// dropped (counted): the reliability layer retransmits. It returns fewer
+// than len(pkts) when the TX ring or the transmit chunks are exhausted.
+func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
+	if t.sock == nil {
+		return 0, ErrClosed
+	}
+	if len(pkts) > burstMax {
+		pkts = pkts[:burstMax]
+	}
+	t.sock.Complete()
+	nowNs := time.Now().UnixNano()
+	frameSize := t.sock.FrameSize()
+	txd := t.txDescs[:0]
+	room := t.sock.TxRoom()
+	taken := 0
+	for i := range pkts {
+		p := &pkts[i]
+		n := len(p.Buf)
+		if n > t.payloadMax {
+			t.stats.txTooBig.Add(1)
+			taken++
+			continue
+		}
+		mac, ok, err := t.neigh.lookup(p.Peer.Addr(), nowNs)
+		if errors.Is(err, errLocal) {
+			t.stats.txLocal.Add(1)
+			if !t.localWarned {
+				t.localWarned = true
+				t.log.Warn("af_xdp cannot reach a peer on this host; send it over kernel UDP", "peer", p.Peer)
+			}
+			taken++
+			continue
+		}
+		if !ok {
+			t.stats.txNoNeigh.Add(1)
+			taken++
+			continue
+		}
+		chunks := (HeadersLen + n + frameSize - 1) / frameSize
+		if chunks > room || chunks > t.sock.FreeTx() {
+			if t.sock.Complete() == 0 || chunks > t.sock.FreeTx() {
+				break
+			}
+		}
+		t.hdr.DstMAC = mac
+		t.hdr.Dst = p.Peer
+		t.ipID++
+		remaining := p.Buf
+		for c := 0; c < chunks; c++ {
+			addr, _ := t.sock.AllocTx()
+			b := t.sock.Chunk(addr)
+			w := 0
+			if c == 0 {
+				EncodeHeaders(b, &t.hdr, n, t.ipID)
+				w = HeadersLen
+			}
+			w += copy(b[w:], remaining)
+			remaining = remaining[w-headerBytes(c):]
+			d := xsk.Desc{Addr: addr, Len: uint32(w)}
+			if c < chunks-1 {
+				d.Options = unix.XDP_PKT_CONTD
+			}
+			txd = append(txd, d)
+		}
+		room -= chunks
+		taken++
+		t.stats.txPackets.Add(1)
+		t.stats.txBytes.Add(uint64(n))
+	}
+	if len(txd) > 0 {
+		if q := t.sock.Transmit(txd); q != len(txd) {
+			// Cannot happen: room was checked. Return the chunks.
+			for _, d := range txd[q:] {
+				t.sock.Release(d.Addr)
+			}
+		}
+	}
+	if t.sock.TxPending() > 0 {
+		if err := t.sock.Kick(); err != nil {
+			return taken, err
+		}
+	}
+	return taken, nil
+}
+
+func headerBytes(chunk int) int {
+	if chunk == 0 {
+		return HeadersLen
+	}
+	return 0
+}
+
+// Resolve blocks until the next-hop MAC of peer is known or ctx-like
+// timeout passes; pollers never call it, set-up code may, to avoid the
+// first datagrams being dropped.
+func (t *Transport) Resolve(peer netip.Addr, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		now := time.Now()
+		_, ok, err := t.neigh.lookup(peer, now.UnixNano())
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("xdp: next hop of %s not resolved within %v", peer, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Stats returns the transport's and the socket's counters.
+func (t *Transport) Stats() Stats {
+	s := Stats{
+		RxPackets: t.stats.rxPackets.Load(), RxBytes: t.stats.rxBytes.Load(),
+		RxMalformed: t.stats.rxMalformed.Load(), RxNotOurs: t.stats.rxNotOurs.Load(), RxTooBig: t.stats.rxTooBig.Load(),
+		TxPackets: t.stats.txPackets.Load(), TxBytes: t.stats.txBytes.Load(),
+		TxNoNeighbour: t.stats.txNoNeigh.Load(), TxLocal: t.stats.txLocal.Load(), TxTooBig: t.stats.txTooBig.Load(),
+	}
+	if t.sock != nil {
+		s.Socket, _ = t.sock.Stats()
+	}
+	return s
+}
+
+// Close closes the socket (its queue falls back to the kernel at once),
+// detaches the program and releases the netlink handle.
+func (t *Transport) Close() error {
+	var errs []error
+	if t.sock != nil {
+		errs = append(errs, t.sock.Close())
+		t.sock = nil
+	}
+	if t.prog != nil {
+		errs = append(errs, t.prog.Close())
+		t.prog = nil
+	}
+	if t.neigh != nil {
+		errs = append(errs, t.neigh.close())
+		t.neigh = nil
+	}
+	return errors.Join(errs...)
+}
+
+// CloseSocket closes only the AF_XDP socket and leaves the program
+// attached, as a crash of the socket's owner would: weft's datagrams then
+// go to the kernel UDP socket on the same port. For tests and drills.
+func (t *Transport) CloseSocket() error {
+	if t.sock == nil {
+		return nil
+	}
+	err := t.sock.Close()
+	t.sock = nil
+	return err
+}

@@ -1,0 +1,227 @@
+package xdp
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/weft-fs/weft/internal/testkit"
+	"github.com/weft-fs/weft/netstack"
+	"github.com/weft-fs/weft/netstack/xdpprog"
+)
+
+const testPort = 7470
+
+// openPair opens a transport in each of two hosts.
+func openPair(t *testing.T, n *testkit.Net, mode xdpprog.Mode, jumbo bool) (a, b *Transport) {
+	t.Helper()
+	open := func(h *testkit.Host) *Transport {
+		var tr *Transport
+		err := h.Do(func() (err error) {
+			tr, err = Open(Config{Iface: h.Iface, Port: testPort, Mode: mode, Jumbo: jumbo, Frames: 1024, RingEntries: 512})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("open af_xdp in %s: %v", h.NS, err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	a, b = open(n.Hosts[0]), open(n.Hosts[1])
+	if err := a.Resolve(n.Hosts[1].Addr, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Resolve(n.Hosts[0].Addr, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// recvOne polls tr until one datagram arrives or the deadline passes.
+func recvOne(t *testing.T, tr netstack.Transport, buf []byte) netstack.Packet {
+	t.Helper()
+	pkts := []netstack.Packet{{Buf: buf}}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := tr.RecvBurst(pkts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			return pkts[0]
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	t.Fatalf("%s: nothing received", tr.Kind())
+	return netstack.Packet{}
+}
+
+func sendOne(t *testing.T, tr netstack.Transport, to netip.AddrPort, msg []byte) {
+	t.Helper()
+	n, err := tr.SendBurst([]netstack.Packet{{Buf: msg, Peer: to}})
+	if err != nil || n != 1 {
+		t.Fatalf("send: %d %v", n, err)
+	}
+}
+
+func pattern(n, seed int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + seed)
+	}
+	return b
+}
+
+func TestRequestResponse(t *testing.T) {
+	for _, mode := range []xdpprog.Mode{xdpprog.ModeNative, xdpprog.ModeGeneric} {
+		t.Run(mode.String(), func(t *testing.T) {
+			n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+			a, b := openPair(t, n, mode, false)
+			if a.Kind() != "xdp-"+mode.String() {
+				t.Fatalf("kind %s, want xdp-%s", a.Kind(), mode)
+			}
+			buf := make([]byte, 2048)
+			for i := 0; i < 100; i++ {
+				req := pattern(64+i*13, i)
+				sendOne(t, a, b.LocalAddr(), req)
+				p := recvOne(t, b, buf)
+				if !bytes.Equal(p.Buf, req) || p.Peer != a.LocalAddr() {
+					t.Fatalf("request %d: got %d bytes from %v", i, len(p.Buf), p.Peer)
+				}
+				resp := pattern(a.PayloadMax()-i, i+1)
+				sendOne(t, b, p.Peer, resp)
+				p = recvOne(t, a, buf)
+				if !bytes.Equal(p.Buf, resp) {
+					t.Fatalf("response %d: got %d bytes, want %d", i, len(p.Buf), len(resp))
+				}
+			}
+			if s := b.Stats(); s.RxPackets != 100 || s.RxMalformed != 0 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}
+
+func TestJumbo(t *testing.T) {
+	for _, mode := range []xdpprog.Mode{xdpprog.ModeNative, xdpprog.ModeGeneric} {
+		t.Run(mode.String(), func(t *testing.T) {
+			n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2, MTU: 9000})
+			a, b := openPair(t, n, mode, true)
+			if a.PayloadMax() != 9000-28 {
+				t.Fatalf("payload max %d", a.PayloadMax())
+			}
+			buf := make([]byte, 9000)
+			for _, size := range []int{1, 3000, 3798, 3799, 4096, 7700, 8972} {
+				msg := pattern(size, size)
+				sendOne(t, a, b.LocalAddr(), msg)
+				p := recvOne(t, b, buf)
+				if !bytes.Equal(p.Buf, msg) {
+					t.Fatalf("%d bytes: got %d bytes, first diff", size, len(p.Buf))
+				}
+				sendOne(t, b, a.LocalAddr(), msg)
+				if p = recvOne(t, a, buf); !bytes.Equal(p.Buf, msg) {
+					t.Fatalf("%d bytes back: got %d", size, len(p.Buf))
+				}
+			}
+		})
+	}
+}
+
+// TestKernelKeepsOtherTraffic: with the program attached and the socket
+// registered, ARP (the neighbour resolution itself), UDP to other ports
+// and TCP still reach the kernel.
+func TestKernelKeepsOtherTraffic(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+	h1, h2 := n.Hosts[0], n.Hosts[1]
+	// No neighbour entry exists yet: resolution below needs ARP to pass
+	// through both programs.
+	a, b := openPair(t, n, 0, false)
+	_ = a
+	var ln net.Listener
+	var other *net.UDPConn
+	if err := h2.Do(func() (err error) {
+		if ln, err = net.Listen("tcp4", h2.Addr.String()+":7471"); err != nil {
+			return err
+		}
+		other, err = net.ListenUDP("udp4", &net.UDPAddr{IP: h2.Addr.AsSlice(), Port: testPort + 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	defer other.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Write([]byte("tcp ok"))
+			c.Close()
+		}
+	}()
+	err := h1.Do(func() error {
+		c, err := net.DialTimeout("tcp4", h2.Addr.String()+":7471", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 6)
+		if _, err := c.Read(got); err != nil || string(got) != "tcp ok" {
+			return fmt.Errorf("tcp read %q: %v", got, err)
+		}
+		u, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: h2.Addr.AsSlice(), Port: testPort + 1})
+		if err != nil {
+			return err
+		}
+		defer u.Close()
+		_, err = u.Write([]byte("other port"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	m, err := other.Read(buf)
+	if err != nil || string(buf[:m]) != "other port" {
+		t.Fatalf("kernel UDP on another port: %q %v", buf[:m], err)
+	}
+	if s := b.Stats(); s.RxPackets != 0 {
+		t.Fatalf("af_xdp took traffic that was not its own: %+v", s)
+	}
+}
+
+// TestFallbackToKernel: a kernel UDP socket bound to weft's port receives
+// weft's datagrams once the AF_XDP socket closes while the program stays
+// attached, and none while the socket is registered.
+func TestFallbackToKernel(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+	a, b := openPair(t, n, 0, false)
+	var kern *net.UDPConn
+	if err := n.Hosts[1].Do(func() (err error) {
+		kern, err = net.ListenUDP("udp4", &net.UDPAddr{IP: n.Hosts[1].Addr.AsSlice(), Port: testPort})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer kern.Close()
+	buf := make([]byte, 2048)
+	sendOne(t, a, b.LocalAddr(), []byte("to xsk"))
+	if p := recvOne(t, b, buf); string(p.Buf) != "to xsk" {
+		t.Fatalf("xsk got %q", p.Buf)
+	}
+	if err := b.CloseSocket(); err != nil {
+		t.Fatal(err)
+	}
+	sendOne(t, a, b.LocalAddr(), []byte("to kernel"))
+	kern.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, from, err := kern.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:m]) != "to kernel" || from != a.LocalAddr() {
+		t.Fatalf("kernel socket got %q from %v: %v", buf[:m], from, err)
+	}
+	if _, err := b.RecvBurst([]netstack.Packet{{Buf: buf}}); err == nil {
+		t.Fatal("RecvBurst on a closed socket succeeded")
+	}
+}
