@@ -1,0 +1,148 @@
+package mgmt
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/weft-fs/weft/dataplane/mgmt/api"
+)
+
+// State is the replicated cluster configuration.
+type State struct {
+	Cluster     *api.Cluster     `json:"cluster"`
+	Drives      []api.Drive      `json:"drives"`
+	FileSystems []api.FileSystem `json:"filesystems"`
+}
+
+// clone returns a deep copy, so readers never share slices with the fsm.
+func (s State) clone() State {
+	c := State{Drives: slices.Clone(s.Drives), FileSystems: slices.Clone(s.FileSystems)}
+	if s.Cluster != nil {
+		cl := *s.Cluster
+		c.Cluster = &cl
+	}
+	return c
+}
+
+// FS returns the file system called name.
+func (s State) FS(name string) (api.FileSystem, bool) {
+	for _, f := range s.FileSystems {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return api.FileSystem{}, false
+}
+
+// Operations of a command.
+const (
+	opCreateCluster = "create_cluster"
+	opAddDrive      = "add_drive"
+	opCreateFS      = "create_fs"
+	opDeleteFS      = "delete_fs"
+)
+
+// command is one raft log entry.
+type command struct {
+	Op      string          `json:"op"`
+	Cluster *api.Cluster    `json:"cluster,omitempty"`
+	Drive   *api.Drive      `json:"drive,omitempty"`
+	FS      *api.FileSystem `json:"fs,omitempty"`
+	Name    string          `json:"name,omitempty"`
+}
+
+// fsm applies commands to State. Apply must be deterministic: every check
+// it makes depends only on the state and the command.
+type fsm struct {
+	mu    sync.RWMutex
+	state State
+}
+
+func (f *fsm) Apply(l *raft.Log) any {
+	var c command
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("decode command at index %d: %w", l.Index, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &f.state
+	switch c.Op {
+	case opCreateCluster:
+		if s.Cluster != nil {
+			return fmt.Errorf("%w: cluster %s (%s) already exists", ErrConflict, s.Cluster.Name, s.Cluster.UUID)
+		}
+		cl := *c.Cluster
+		s.Cluster = &cl
+	case opAddDrive:
+		if s.Cluster == nil {
+			return ErrNoCluster
+		}
+		for _, d := range s.Drives {
+			if d.UUID == c.Drive.UUID || (d.Host == c.Drive.Host && d.Path == c.Drive.Path) {
+				return fmt.Errorf("%w: drive %s is already in the pool", ErrConflict, c.Drive.Path)
+			}
+		}
+		s.Drives = append(s.Drives, *c.Drive)
+	case opCreateFS:
+		if s.Cluster == nil {
+			return ErrNoCluster
+		}
+		if _, ok := s.FS(c.FS.Name); ok {
+			return fmt.Errorf("%w: file system %q already exists", ErrConflict, c.FS.Name)
+		}
+		s.FileSystems = append(s.FileSystems, *c.FS)
+	case opDeleteFS:
+		i := slices.IndexFunc(s.FileSystems, func(f api.FileSystem) bool { return f.Name == c.Name })
+		if i < 0 {
+			return fmt.Errorf("%w: file system %q", ErrNotFound, c.Name)
+		}
+		s.FileSystems = slices.Delete(s.FileSystems, i, i+1)
+	default:
+		return fmt.Errorf("unknown command %q at index %d", c.Op, l.Index)
+	}
+	return nil
+}
+
+func (f *fsm) get() State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.clone()
+}
+
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	b, err := json.Marshal(f.get())
+	if err != nil {
+		return nil, err
+	}
+	return snapshot(b), nil
+}
+
+func (f *fsm) Restore(r io.ReadCloser) error {
+	defer r.Close()
+	var s State
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return fmt.Errorf("restore management snapshot: %w", err)
+	}
+	f.mu.Lock()
+	f.state = s
+	f.mu.Unlock()
+	return nil
+}
+
+// snapshot is an encoded State.
+type snapshot []byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s snapshot) Release() {}
