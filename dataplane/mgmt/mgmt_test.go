@@ -41,8 +41,8 @@ func (d *recordingDataplane) Mount(ctx context.Context, f api.FileSystem, req ap
 	return api.Mount{}, fmt.Errorf("%w: no frontend in this test", ErrInvalid)
 }
 func (d *recordingDataplane) Unmount(ctx context.Context, r api.UnmountRequest) error { return nil }
-func (d *recordingDataplane) Mounts() []api.Mount                                   { return nil }
-func (d *recordingDataplane) Describe(s *api.Status)                                {}
+func (d *recordingDataplane) Mounts() []api.Mount                                     { return nil }
+func (d *recordingDataplane) Describe(s *api.Status)                                  {}
 
 func startServer(t *testing.T, dir string) (*api.Client, string, func()) {
 	t.Helper()
