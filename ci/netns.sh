@@ -19,6 +19,8 @@ up() {
 	ip -n "$TAG-sw" link add wxbr mtu "$mtu" type bridge
 	ip -n "$TAG-sw" link set wxbr type bridge forward_delay 0 stp_state 0
 	ip -n "$TAG-sw" link set wxbr up
+	# a switch does not check IP headers: keep br_netfilter out of the way
+	ip netns exec "$TAG-sw" sh -c 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e $f ] && echo 0 > $f; done; true'
 	i=1
 	while [ "$i" -le "$hosts" ]; do
 		ns="$TAG-h$i"

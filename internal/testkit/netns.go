@@ -155,6 +155,13 @@ func (n *Net) build(cfg NetConfig, subnet netip.Prefix) error {
 	if err := ipCmd("-n", n.Switch, "link", "set", "wxbr", "up"); err != nil {
 		return err
 	}
+	// A switch does not look at IP headers: keep br_netfilter from
+	// dropping malformed IPv4 before it reaches the hosts under test.
+	out, err := exec.Command("ip", "netns", "exec", n.Switch, "sh", "-c",
+		"for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e $f ] && echo 0 > $f; done; true").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("disable bridge netfilter in %s: %v: %s", n.Switch, err, bytes.TrimSpace(out))
+	}
 	base := subnet.Addr().As4()
 	for i := 1; i <= cfg.Hosts; i++ {
 		a := base
