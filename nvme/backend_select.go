@@ -1,0 +1,24 @@
+package nvme
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// newBackend picks the IO path for t.
+func newBackend(t *target, o Options, log *slog.Logger) (backend, error) {
+	entries := entriesOf(o)
+	switch o.Backend {
+	case BackendSync:
+		return newSyncBackend(t.fd, entries), nil
+	case BackendAuto:
+		if t.memory || !t.direct {
+			log.Info("nvme: memory-backed target, using pread/pwrite", "path", t.path, "memory", t.memory, "direct", t.direct)
+			return newSyncBackend(t.fd, entries), nil
+		}
+		return newSyncBackend(t.fd, entries), nil
+	case BackendURing:
+		return nil, fmt.Errorf("backend %q not built yet: %w", o.Backend, ErrUnsupported)
+	}
+	return nil, fmt.Errorf("backend %q: want %q, %q or %q: %w", o.Backend, BackendURing, BackendSync, BackendVFIO, ErrUnsupported)
+}

@@ -1,0 +1,64 @@
+// Package nvme drives weft's drives: the on-drive format (superblocks,
+// per-block CRC32C, an extent allocator) and the IO engines under one
+// non-blocking burst API — weft's own io_uring ring (nvme/uring), a
+// pread/pwrite path for memory-backed targets, and (nvme/vfio) a userspace
+// NVMe driver over vfio-pci.
+//
+// # On-drive layout
+//
+// A drive is a block device or a regular file, cut into 4 KiB blocks:
+//
+//	block 0        1        2 .. 2+T-1              D (1 MiB aligned) .. D+N-1
+//	+--------+--------+-----------------------+----+--------------------------+
+//	| super  | super  | checksum table        |pad | data region              |
+//	| copy 0 | copy 1 | 4 bytes per data block|    | N blocks, indexed 0..N-1 |
+//	+--------+--------+-----------------------+----+--------------------------+
+//
+// Each superblock copy holds magic "WEFTDRV", format version, copy index,
+// generation, drive and cluster UUIDs, block size, capacity, the layout
+// (table start and length, data start and length), the owner's AppRoot
+// (at most 512 bytes) and a CRC32C of the whole block. Rewrites (SetAppRoot)
+// write copy 0, sync, copy 1, sync, with the generation plus one: a torn
+// write damages only the copy being written, and Open takes the valid copy
+// with the highest generation and rewrites the other from it. A foreign
+// magic is ErrForeign and a newer version ErrVersion; Format refuses both
+// (and an existing weft drive, ErrFormatted) unless Force.
+//
+// # Checksums
+//
+// Every data block has a CRC32C (Castagnoli, seeded with the block index so
+// misdirected writes are caught) in the checksum table. The table is loaded
+// into memory at Open (0.1% of the data region), updated when a write
+// completes and written back by Flush, so a 4 KiB random write costs one IO.
+// A read verifies every block against the table; a mismatch returns an
+// error wrapping ErrCorrupt that names the block, and the buffer is cleared
+// so the caller never sees the bad bytes. Entry 0 means "never written": such
+// a block must read as all zeros (a fresh file or discarded range) and is
+// returned as zeros; any data there is ErrCorrupt.
+//
+// The crash contract: a write is durable with its checksum once a later
+// Flush returns. weft's file system never overwrites a live block in place
+// (copy-on-write) and publishes new blocks only after a Flush (then
+// SetAppRoot, which flushes first), so a crash between a data write and its
+// table write-back can only leave a stale checksum on a block nothing
+// references; reading such a block reports ErrCorrupt, never wrong data.
+//
+// # Backends and the ring
+//
+// Open picks the backend: io_uring for block devices and files opened with
+// O_DIRECT, pread/pwrite ("sync") for memory-backed targets (tmpfs, ramfs,
+// zram, brd), where io_uring punts every request to kernel workers and
+// pread/pwrite measured 3× faster.
+//
+// # Two APIs
+//
+// The poll-mode burst API — Submit, Poll, PollFd — is a DPDK-style driver
+// interface: it never blocks, never allocates on success and owns no
+// goroutine; one poller goroutine calls it. The blocking API — ReadBlocks,
+// WriteBlocks, Flush, SetAppRoot — is safe for many goroutines at once and
+// is what the file system uses. The two may be used on the same Drive.
+//
+// Exclusivity: block devices are opened O_EXCL and files are flock'ed, so
+// a second opener — in this process or another — gets ErrBusy naming the
+// holder.
+package nvme
