@@ -1,0 +1,169 @@
+package frontend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/weft-fs/weft/dataplane/fs"
+)
+
+// subtype makes the kernel file system type fuse.weft.
+const subtype = "weft"
+
+// MountPoint is one FUSE mount serving an fs.Service. (The type cannot
+// share the name of the Mount function that makes it.)
+type MountPoint struct {
+	dir    string
+	srv    *fuse.Server
+	fs     *fileSystem
+	cancel context.CancelFunc
+	// dev is the mount's device number; its minor names the connection
+	// in /sys/fs/fuse/connections, used to abort a mount that will not
+	// unmount.
+	dev uint64
+
+	once sync.Once
+	err  error
+	done chan struct{}
+}
+
+// Mount mounts svc on dir and serves it until Unmount, or until ctx is
+// done. It returns once the kernel has accepted the mount.
+func Mount(ctx context.Context, dir string, svc fs.Service, o Options) (*MountPoint, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", abs, err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("mount %s: not a directory", abs)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	rfs := newFileSystem(sctx, svc, o)
+	mo := &fuse.MountOptions{
+		FsName:        o.FSName,
+		Name:          subtype,
+		AllowOther:    o.AllowOther,
+		MaxWrite:      writeBytesMax,
+		MaxBackground: backgroundRequestsMax,
+		// The kernel does it by mount(2) when we are root, so no
+		// fusermount helper runs; others fall back to fusermount3.
+		DirectMount:      true,
+		DirectMountFlags: o.MountFlags,
+		// Symlink targets may change through another client.
+		EnableSymlinkCaching: false,
+		// mmap of direct-IO files (kernel 6.6+), so executables and
+		// mmap-based tools work on a consistent mount.
+		ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+		// Replies come from memory, not a file descriptor: splicing
+		// them only adds a pipe (and 1 MiB replies overflow its size).
+		DisableSplice: true,
+		Debug:         o.Debug,
+		Logger:        log.New(slogWriter{o.Logger}, "", 0),
+	}
+	if o.DefaultPermissions {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	srv, err := fuse.NewServer(rfs, abs, mo)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("mount %s on %s: %w", o.FSName, abs, err)
+	}
+	m := &MountPoint{dir: abs, srv: srv, fs: rfs, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		srv.Serve()
+		close(m.done)
+	}()
+	if err := srv.WaitMount(); err != nil {
+		m.Unmount()
+		return nil, fmt.Errorf("mount %s on %s: %w", o.FSName, abs, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(abs, &st); err == nil {
+		m.dev = st.Dev
+	}
+	go func() {
+		select {
+		case <-sctx.Done():
+			m.Unmount()
+		case <-m.done:
+		}
+	}()
+	return m, nil
+}
+
+// Dir is the mount point.
+func (m *MountPoint) Dir() string { return m.dir }
+
+// KernelRefs is how many inodes the kernel holds references to.
+func (m *MountPoint) KernelRefs() int { return m.fs.inodes.len() }
+
+// Unmount unmounts and waits for the server to stop. A mount still busy
+// after unmountWait is detached (MNT_DETACH) and its FUSE connection
+// aborted, so Unmount always ends the mount: callers like test cleanup
+// must never leave one behind. It is safe to call more than once.
+func (m *MountPoint) Unmount() error {
+	m.once.Do(func() {
+		err := m.srv.Unmount()
+		if err != nil {
+			m.fs.log.Warn("unmount busy, detaching", "dir", m.dir, "err", err)
+			derr := unix.Unmount(m.dir, unix.MNT_DETACH)
+			m.abort()
+			select {
+			case <-m.done:
+			case <-time.After(unmountWait):
+				derr = errors.Join(derr, fmt.Errorf("server of %s still running after abort", m.dir))
+			}
+			err = errors.Join(err, derr)
+		}
+		m.cancel()
+		if err != nil {
+			m.err = fmt.Errorf("unmount %s: %w", m.dir, err)
+		}
+	})
+	return m.err
+}
+
+// abort ends the FUSE connection: pending and future requests fail with
+// ENOTCONN and the server's reads of /dev/fuse return.
+func (m *MountPoint) abort() {
+	if m.dev == 0 {
+		return
+	}
+	// The kernel names connections by its own dev_t encoding.
+	kdev := uint64(unix.Major(m.dev))<<20 | uint64(unix.Minor(m.dev))
+	p := "/sys/fs/fuse/connections/" + strconv.FormatUint(kdev, 10) + "/abort"
+	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+		m.fs.log.Warn("abort fuse connection", "path", p, "err", err)
+	}
+}
+
+// Wait blocks until the mount ends (unmounted here or by umount(8)).
+func (m *MountPoint) Wait() {
+	<-m.done
+	m.cancel()
+}
+
+// slogWriter routes go-fuse's log.Logger output to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Info(string(p), "component", "go-fuse")
+	return len(p), nil
+}
