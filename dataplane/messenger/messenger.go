@@ -1,0 +1,434 @@
+package messenger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/weft-fs/weft/dataplane/poller"
+	"github.com/weft-fs/weft/netstack"
+	"github.com/weft-fs/weft/netstack/udp"
+	"github.com/weft-fs/weft/proto"
+)
+
+// Messenger carries requests and responses between weft roles over
+// weft's protocol. See the package doc.
+type Messenger struct {
+	cfg      Config
+	log      *slog.Logger
+	endpoint uint32
+	local    netip.AddrPort
+	group    *poller.Group
+	loop     *netLoop
+
+	handlersMu sync.RWMutex
+	handlers   map[proto.Opcode]Handler
+
+	pendingMu sync.Mutex
+	pending   map[uint64]*call
+	nextID    atomic.Uint64
+
+	callPool sync.Pool
+	workPool sync.Pool
+
+	work    chan *workItem
+	workCtx context.Context
+	stop    context.CancelFunc
+	workers sync.WaitGroup
+	closed  atomic.Bool
+
+	c counters
+}
+
+type counters struct {
+	callsStarted, callsFailed        atomic.Uint64
+	requestsHandled, requestsRefused atomic.Uint64
+	rdmaReads, rdmaWrites            atomic.Uint64
+	rdmaReadBytes, rdmaWriteBytes    atomic.Uint64
+}
+
+// call is one outstanding Call or Send, recycled through callPool.
+type call struct {
+	id        uint64
+	peer      netip.AddrPort
+	resp      []byte
+	n         int
+	err       error
+	cancelled atomic.Bool
+	// consumed gets one value when the poller has copied the request
+	// (or dropped it); done gets one when the call completed.
+	consumed chan struct{}
+	done     chan struct{}
+}
+
+// workItem is one request on its way to a worker and its reply on the way
+// back, recycled through workPool.
+type workItem struct {
+	req   Request
+	buf   []byte
+	w     ReplyWriter
+	flags proto.Flags
+}
+
+// New binds the transports, starts the pollers and the workers.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.RDMAReadBytes <= 0 {
+		cfg.RDMAReadBytes = RDMAReadBytesDefault
+	}
+	if cfg.RDMAWriteBytes <= 0 {
+		cfg.RDMAWriteBytes = RDMAWriteBytesDefault
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = workersDefault
+	}
+	if cfg.Net == "" {
+		cfg.Net = "udp"
+	}
+	m := &Messenger{cfg: cfg, log: log, handlers: map[proto.Opcode]Handler{}, pending: map[uint64]*call{}}
+	m.endpoint = cfg.Endpoint
+	for m.endpoint == 0 {
+		m.endpoint = rand.Uint32()
+	}
+	m.nextID.Store(rand.Uint64() >> 16)
+	m.callPool.New = func() any {
+		return &call{consumed: make(chan struct{}, 1), done: make(chan struct{}, 1)}
+	}
+	m.workPool.New = func() any { return &workItem{} }
+
+	g, err := poller.New(cfg.Poller, log)
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.group = g
+	u, err := udp.Listen(udp.Config{Addr: cfg.Addr, PayloadMax: cfg.PayloadMax})
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.local = u.LocalAddr()
+	transports := []netstack.Transport{}
+	transports = append(transports, cfg.Extra...)
+	if x := m.openXDP(ctx, cfg); x != nil {
+		transports = append([]netstack.Transport{x}, transports...)
+	}
+	transports = append(transports, u)
+	m.loop = newNetLoop(m, transports)
+	m.Handle(proto.OpPing, func(ctx context.Context, req *Request, w *ReplyWriter) {})
+	m.Handle(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write(req.Payload) })
+	m.Handle(proto.OpSink, func(ctx context.Context, req *Request, w *ReplyWriter) {})
+
+	m.work = make(chan *workItem, workQueueMax)
+	m.workCtx, m.stop = context.WithCancel(context.Background())
+	for i := 0; i < cfg.Workers; i++ {
+		m.workers.Add(1)
+		go m.worker()
+	}
+	g.Register(0, m.loop)
+	if err := g.Start(ctx); err != nil {
+		m.stop()
+		m.workers.Wait()
+		for _, t := range transports {
+			t.Close()
+		}
+		g.Close()
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	kinds := make([]string, len(transports))
+	for i, t := range transports {
+		kinds[i] = t.Kind()
+	}
+	log.Info("messenger up", "addr", m.local, "endpoint", m.endpoint, "transports", kinds,
+		"payload_max", m.loop.pool.SizeBytes(), "pollers", g.Len(), "mode", g.Mode().String())
+	return m, nil
+}
+
+// openXDP asks the hook for an AF_XDP transport when Net names an
+// interface, logging exactly why it falls back to UDP otherwise.
+func (m *Messenger) openXDP(ctx context.Context, cfg Config) netstack.Transport {
+	if cfg.Net == "udp" {
+		return nil
+	}
+	if cfg.OpenXDP == nil {
+		m.log.Warn("AF_XDP not available, using kernel UDP", "net", cfg.Net,
+			"reason", "no AF_XDP transport is built into this messenger (Config.OpenXDP is nil)")
+		return nil
+	}
+	t, err := cfg.OpenXDP(ctx, XDPRequest{Interface: cfg.Net, Addr: m.local, Log: m.log})
+	if err != nil {
+		m.log.Warn("AF_XDP not available, using kernel UDP", "net", cfg.Net, "reason", err.Error())
+		return nil
+	}
+	return t
+}
+
+// LocalAddr is the UDP address the messenger is bound to.
+func (m *Messenger) LocalAddr() netip.AddrPort { return m.local }
+
+// Endpoint is this messenger's endpoint id.
+func (m *Messenger) Endpoint() uint32 { return m.endpoint }
+
+// Handle registers h for op (replacing any earlier one).
+func (m *Messenger) Handle(op proto.Opcode, h Handler) {
+	m.handlersMu.Lock()
+	m.handlers[op] = h
+	m.handlersMu.Unlock()
+}
+
+func (m *Messenger) rdmaFlag(io IOHint) proto.Flags {
+	switch {
+	case io.Dir == IORead && io.Bytes >= m.cfg.RDMAReadBytes:
+		m.c.rdmaReads.Add(1)
+		m.c.rdmaReadBytes.Add(uint64(io.Bytes))
+		return proto.FlagRDMA
+	case io.Dir == IOWrite && io.Bytes >= m.cfg.RDMAWriteBytes:
+		m.c.rdmaWrites.Add(1)
+		m.c.rdmaWriteBytes.Add(uint64(io.Bytes))
+		return proto.FlagRDMA
+	}
+	return 0
+}
+
+// Call sends req to the messenger at to and waits for the response,
+// which is copied into resp; it returns the response length. A remote
+// error comes back as a syscall.Errno. If ctx ends first, Call returns
+// ctx's error (the request may still be processed by the peer).
+func (m *Messenger) Call(ctx context.Context, to netip.AddrPort, op proto.Opcode, req []byte, resp []byte, io IOHint) (int, error) {
+	if m.closed.Load() {
+		return 0, ErrClosed
+	}
+	if len(req) > proto.MessageBytesMax {
+		return 0, fmt.Errorf("call %v to %v: request of %d bytes: %w (max %d)", op, to, len(req), ErrTooLarge, proto.MessageBytesMax)
+	}
+	c := m.callPool.Get().(*call)
+	c.id = m.nextID.Add(1)
+	c.peer = to
+	c.resp = resp
+	c.n, c.err = 0, nil
+	c.cancelled.Store(false)
+	flags := m.rdmaFlag(io)
+	m.c.callsStarted.Add(1)
+
+	m.pendingMu.Lock()
+	m.pending[c.id] = c
+	m.pendingMu.Unlock()
+	m.loop.submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: req, call: c})
+
+	var n int
+	var err error
+	select {
+	case <-c.done:
+		n, err = c.n, c.err
+	case <-ctx.Done():
+		c.cancelled.Store(true)
+		m.pendingMu.Lock()
+		_, mine := m.pending[c.id]
+		delete(m.pending, c.id)
+		m.pendingMu.Unlock()
+		if mine {
+			err = ctx.Err()
+		} else {
+			<-c.done // the poller is completing it right now
+			n, err = c.n, c.err
+		}
+		m.group.Wake(0)
+	}
+	<-c.consumed
+	c.resp = nil
+	m.callPool.Put(c)
+	if err != nil {
+		m.c.callsFailed.Add(1)
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return n, err
+		}
+		return n, fmt.Errorf("call %v to %v: %w", op, to, err)
+	}
+	return n, nil
+}
+
+// Send delivers payload to the handler of op at to without waiting for
+// a response (one-way; for streaming and throughput). It returns once the
+// message is queued in the reliability layer, which delivers it exactly
+// once or reports the peer dead in Stats.
+func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode, payload []byte, io IOHint) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	if len(payload) > proto.MessageBytesMax {
+		return fmt.Errorf("send %v to %v: %d bytes: %w", op, to, len(payload), ErrTooLarge)
+	}
+	c := m.callPool.Get().(*call)
+	c.id = m.nextID.Add(1)
+	c.peer = to
+	c.n, c.err = 0, nil
+	c.cancelled.Store(false)
+	flags := m.rdmaFlag(io) | proto.FlagOneWay
+	m.loop.submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: payload, call: c})
+	var err error
+	select {
+	case <-c.consumed:
+		err = c.err
+	case <-ctx.Done():
+		c.cancelled.Store(true)
+		m.group.Wake(0)
+		<-c.consumed
+		err = c.err
+		if err == nil {
+			err = nil // it was queued after all
+		}
+	}
+	m.callPool.Put(c)
+	if err != nil {
+		return fmt.Errorf("send %v to %v: %w", op, to, err)
+	}
+	return nil
+}
+
+// complete finishes a pending call with a response or an error; called on
+// the poller goroutine.
+func (m *Messenger) complete(id uint64, h *proto.Header, msg []byte, err error) bool {
+	m.pendingMu.Lock()
+	c, ok := m.pending[id]
+	delete(m.pending, id)
+	m.pendingMu.Unlock()
+	if !ok {
+		return false
+	}
+	if err == nil && h != nil {
+		if h.Flags&proto.FlagError != 0 {
+			err = syscall.Errno(h.Status)
+		} else {
+			c.n = copy(c.resp, msg)
+			if len(msg) > len(c.resp) {
+				c.n = len(msg)
+				err = ErrShortBuffer
+			}
+		}
+	}
+	c.err = err
+	c.done <- struct{}{}
+	return true
+}
+
+// failPeer fails every pending call to peer.
+func (m *Messenger) failPeer(peer netip.AddrPort, err error) {
+	m.pendingMu.Lock()
+	var victims []*call
+	for id, c := range m.pending {
+		if c.peer == peer {
+			victims = append(victims, c)
+			delete(m.pending, id)
+		}
+	}
+	m.pendingMu.Unlock()
+	for _, c := range victims {
+		c.err = err
+		c.done <- struct{}{}
+	}
+}
+
+// dispatch hands a request to a worker; called on the poller goroutine
+// with msg valid only during the call.
+func (m *Messenger) dispatch(peer netip.AddrPort, h *proto.Header, msg []byte) {
+	wi := m.workPool.Get().(*workItem)
+	wi.buf = append(wi.buf[:0], msg...)
+	wi.req = Request{Op: h.Opcode, From: peer, RequestID: h.RequestID, Flags: h.Flags, Payload: wi.buf}
+	wi.w.Reset()
+	select {
+	case m.work <- wi:
+	default:
+		// Workers are saturated: refuse rather than block the poller.
+		m.c.requestsRefused.Add(1)
+		if h.Flags&proto.FlagOneWay == 0 {
+			wi.w.Error(syscall.EBUSY)
+			m.loop.queueReply(wi)
+			return
+		}
+		m.workPool.Put(wi)
+	}
+}
+
+func (m *Messenger) worker() {
+	defer m.workers.Done()
+	for {
+		select {
+		case <-m.workCtx.Done():
+			return
+		case wi := <-m.work:
+			m.serve(wi)
+		}
+	}
+}
+
+func (m *Messenger) serve(wi *workItem) {
+	m.handlersMu.RLock()
+	h := m.handlers[wi.req.Op]
+	m.handlersMu.RUnlock()
+	if h == nil {
+		wi.w.Error(syscall.ENOSYS)
+	} else {
+		h(m.workCtx, &wi.req, &wi.w)
+	}
+	m.c.requestsHandled.Add(1)
+	if wi.req.OneWay() {
+		m.recycle(wi)
+		return
+	}
+	m.loop.submit(outItem{peer: wi.req.From, reply: wi})
+}
+
+func (m *Messenger) recycle(wi *workItem) {
+	wi.req = Request{}
+	m.workPool.Put(wi)
+}
+
+// Stats returns the counters.
+func (m *Messenger) Stats() Stats {
+	s := m.loop.stats()
+	s.CallsStarted = m.c.callsStarted.Load()
+	s.CallsFailed = m.c.callsFailed.Load()
+	s.RequestsHandled = m.c.requestsHandled.Load()
+	s.RequestsRefused = m.c.requestsRefused.Load()
+	s.RDMAEligibleReads = m.c.rdmaReads.Load()
+	s.RDMAEligibleWrites = m.c.rdmaWrites.Load()
+	s.RDMAEligibleReadBytes = m.c.rdmaReadBytes.Load()
+	s.RDMAEligibleWriteBytes = m.c.rdmaWriteBytes.Load()
+	return s
+}
+
+// Close stops the pollers and workers, fails what is pending and closes
+// the transports.
+func (m *Messenger) Close() error {
+	if !m.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	m.group.Close()
+	m.stop()
+	m.workers.Wait()
+	m.loop.shutdown()
+	m.pendingMu.Lock()
+	ids := make([]uint64, 0, len(m.pending))
+	for id := range m.pending {
+		ids = append(ids, id)
+	}
+	m.pendingMu.Unlock()
+	for _, id := range ids {
+		m.complete(id, nil, nil, ErrClosed)
+	}
+	var errs []error
+	for _, t := range m.loop.transports {
+		if err := t.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,116 @@
+package messenger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weft-fs/weft/dataplane/poller"
+	"github.com/weft-fs/weft/proto"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func newLoopback(t testing.TB, cfg Config) *Messenger {
+	t.Helper()
+	if !cfg.Addr.IsValid() {
+		cfg.Addr = netip.MustParseAddrPort("127.0.0.1:0")
+	}
+	m, err := New(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("new messenger: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31) ^ seed
+	}
+	return b
+}
+
+func TestCallEchoSizesBothWays(t *testing.T) {
+	a := newLoopback(t, Config{})
+	b := newLoopback(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sizes := []int{0, 1, 100, 1400, 1472, 4096, 9000, 65536, 300 << 10, 1 << 20, proto.MessageBytesMax}
+	resp := make([]byte, proto.MessageBytesMax)
+	for _, dir := range []struct {
+		name     string
+		from, to *Messenger
+	}{{"a->b", a, b}, {"b->a", b, a}} {
+		for _, n := range sizes {
+			req := pattern(n, byte(n))
+			got, err := dir.from.Call(ctx, dir.to.LocalAddr(), proto.OpEcho, req, resp, IOHint{})
+			if err != nil {
+				t.Fatalf("%s echo %d bytes: %v", dir.name, n, err)
+			}
+			if got != n || !bytes.Equal(resp[:got], req) {
+				t.Fatalf("%s echo %d bytes: got %d bytes, content equal %v", dir.name, n, got, bytes.Equal(resp[:got], req))
+			}
+		}
+	}
+}
+
+func TestCallErrnoAndUnknownOp(t *testing.T) {
+	a := newLoopback(t, Config{})
+	b := newLoopback(t, Config{})
+	const opFail = proto.Opcode(0x0300)
+	b.Handle(opFail, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Error(syscall.ENOENT) })
+	ctx := context.Background()
+	_, err := a.Call(ctx, b.LocalAddr(), opFail, []byte("x"), nil, IOHint{})
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("remote errno: got %v, want ENOENT", err)
+	}
+	_, err = a.Call(ctx, b.LocalAddr(), proto.Opcode(0x0301), nil, nil, IOHint{})
+	if !errors.Is(err, syscall.ENOSYS) {
+		t.Fatalf("unknown op: got %v, want ENOSYS", err)
+	}
+	_, err = a.Call(ctx, b.LocalAddr(), proto.OpEcho, []byte("too long"), make([]byte, 3), IOHint{})
+	if !errors.Is(err, ErrShortBuffer) {
+		t.Fatalf("short buffer: got %v", err)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	a := newLoopback(t, Config{Poller: poller.Config{Mode: poller.Adaptive}})
+	b := newLoopback(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		go func(g int) {
+			resp := make([]byte, 70000)
+			for i := 0; i < 50; i++ {
+				n := (g*7919 + i*104729) % 70000
+				req := pattern(n, byte(g))
+				got, err := a.Call(ctx, b.LocalAddr(), proto.OpEcho, req, resp, IOHint{})
+				if err == nil && (got != n || !bytes.Equal(resp[:got], req)) {
+					err = errors.New("echo mismatch")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 16; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+// Package poller is weft's poll-mode runtime: goroutines locked to OS
+// threads, pinned to the cores they are given, each running the Pollables
+// (transports, drives, the messenger) registered with it in a loop of
+// non-blocking burst calls, the way DPDK lcores run rx_burst/tx_burst.
+//
+//	  core 0                         core 1
+//	┌──────────────────────┐      ┌──────────────────────┐
+//	│ LockOSThread         │      │ LockOSThread         │
+//	│ sched_setaffinity(0) │      │ sched_setaffinity(1) │
+//	│ loop:                │      │ loop:                │
+//	│   for p: p.Poll(now) │      │   for p: p.Poll(now) │
+//	│   work? again        │      │   ...                │
+//	│   idle: spin, then   │      │                      │
+//	│   ppoll(fds+eventfd) │      │                      │
+//	└──────────────────────┘      └──────────────────────┘
+//
+// Modes: Dedicated busy-polls forever (mount option core=X: the core is
+// the poller's alone); Adaptive spins for SpinBeforeSleep after the last
+// work, then sleeps in ppoll(2) on every registered PollFd plus the
+// poller's eventfd for at most SleepMax (num_cores=N and UDP mode). Wake
+// pokes the eventfd only when the poller is asleep.
+//
+// Cores are checked against the process's allowed CPUs — the
+// intersection of sched_getaffinity and the cgroup's
+// cpuset.cpus.effective — and a core outside is refused ("core 7 is
+// outside this process's cpuset 0-1"). The poller never writes a cpuset.
+package poller
