@@ -24,6 +24,7 @@
 // the reliability layer to retransmit.
 //
 // Peers on this host (a local destination address) cannot be reached over
-// the wire: such datagrams are dropped and counted (TxLocal); the messenger
-// sends them through its kernel UDP transport.
+// the wire: their datagrams go through a raw IPv4 socket with weft's source
+// port, so the kernel delivers them over loopback to the peer's UDP socket
+// (counted in TxLocal).
 package xdp

@@ -74,7 +74,7 @@ type Stats struct {
 	RxTooBig           uint64 // payload larger than the caller's buffer
 	TxPackets, TxBytes uint64
 	TxNoNeighbour      uint64 // dropped while the next hop resolves
-	TxLocal            uint64 // dropped: destination on this host
+	TxLocal            uint64 // sent through the kernel: peer on this host
 	TxTooBig           uint64 // payload above PayloadMax
 	Socket             xsk.Stats
 }
@@ -87,25 +87,27 @@ type counters struct {
 // Transport is a netstack.Transport over one AF_XDP socket. Like every
 // transport it owns no goroutine and is driven by one poller.
 type Transport struct {
-	log         *slog.Logger
-	sock        *xsk.Socket
-	prog        *xdpprog.Program
-	neigh       *neighbours
-	ifindex     int
-	queueID     int
-	local       netip.AddrPort
-	localMAC    MAC
-	mtu         int
-	payloadMax  int
-	kind        string
-	chunk       int // bytes of a frame one received chunk holds
-	ipID        uint16
-	rxDescs     []xsk.Desc // received, not yet handed to the caller
-	rxHead      int
-	txDescs     []xsk.Desc
-	hdr         Headers
-	stats       counters
-	localWarned bool
+	log        *slog.Logger
+	sock       *xsk.Socket
+	prog       *xdpprog.Program
+	neigh      *neighbours
+	ifindex    int
+	queueID    int
+	local      netip.AddrPort
+	localMAC   MAC
+	mtu        int
+	payloadMax int
+	kind       string
+	chunk      int // bytes of a frame one received chunk holds
+	ipID       uint16
+	rxDescs    []xsk.Desc // received, not yet handed to the caller
+	rxHead     int
+	txDescs    []xsk.Desc
+	hdr        Headers
+	stats      counters
+	localBuf   []byte
+	localFd    int         // raw IPv4 socket for peers on this host, or -1
+	closeReq   atomic.Bool // CloseSocket asked; the owner closes on its next call
 }
 
 var _ netstack.Transport = (*Transport)(nil)
@@ -162,6 +164,7 @@ func Open(cfg Config) (*Transport, error) {
 		chunk:      chunk,
 		rxDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
 		txDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
+		localFd:    -1,
 	}
 	t.hdr.SrcMAC = mac
 	t.hdr.Src = t.local
@@ -184,6 +187,17 @@ func (t *Transport) open(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// Opened now, not on first use: sockets belong to the namespace of the
+	// thread that creates them, and only Open runs in the right one.
+	t.localFd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		t.localFd = -1
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("xdp: raw socket for peers on this host: %w: %v", xsk.ErrPermission, err)
+		}
+		return fmt.Errorf("xdp: raw socket for peers on this host: %w", err)
+	}
+	t.localBuf = make([]byte, ipv4HeaderMin+udpHeaderLen+t.payloadMax)
 	t.prog, err = xdpprog.Attach(xdpprog.Config{Ifindex: t.ifindex, Port: cfg.Port, Frags: cfg.Jumbo, Mode: cfg.Mode}, t.log)
 	if err != nil {
 		return fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
@@ -233,7 +247,7 @@ func (t *Transport) PayloadMax() int { return t.payloadMax }
 
 // PollFd is the AF_XDP socket: it polls readable when frames are waiting.
 func (t *Transport) PollFd() int {
-	if t.sock == nil {
+	if t.sock == nil || t.closeReq.Load() {
 		return -1
 	}
 	return t.sock.FD()
@@ -241,8 +255,8 @@ func (t *Transport) PollFd() int {
 
 // RecvBurst implements netstack.Transport.
 func (t *Transport) RecvBurst(pkts []netstack.Packet) (int, error) {
-	if t.sock == nil {
-		return 0, ErrClosed
+	if t.sock == nil || t.closeReq.Load() {
+		return 0, t.closed()
 	}
 	if len(pkts) > burstMax {
 		pkts = pkts[:burstMax]
@@ -338,8 +352,8 @@ func (t *Transport) deliver(frame []xsk.Desc, frameLen int, p *netstack.Packet, 
 // dropped (counted): the reliability layer retransmits. It returns fewer
 // than len(pkts) when the TX ring or the transmit chunks are exhausted.
 func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
-	if t.sock == nil {
-		return 0, ErrClosed
+	if t.sock == nil || t.closeReq.Load() {
+		return 0, t.closed()
 	}
 	if len(pkts) > burstMax {
 		pkts = pkts[:burstMax]
@@ -360,10 +374,8 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 		}
 		mac, ok, err := t.neigh.lookup(p.Peer.Addr(), nowNs)
 		if errors.Is(err, errLocal) {
-			t.stats.txLocal.Add(1)
-			if !t.localWarned {
-				t.localWarned = true
-				t.log.Warn("af_xdp cannot reach a peer on this host; send it over kernel UDP", "peer", p.Peer)
+			if err := t.sendLocal(p); err != nil {
+				return taken, err
 			}
 			taken++
 			continue
@@ -478,17 +490,66 @@ func (t *Transport) Close() error {
 		errs = append(errs, t.neigh.close())
 		t.neigh = nil
 	}
+	if t.localFd >= 0 {
+		errs = append(errs, unix.Close(t.localFd))
+		t.localFd = -1
+	}
 	return errors.Join(errs...)
 }
 
-// CloseSocket closes only the AF_XDP socket and leaves the program
-// attached, as a crash of the socket's owner would: weft's datagrams then
-// go to the kernel UDP socket on the same port. For tests and drills.
-func (t *Transport) CloseSocket() error {
-	if t.sock == nil {
-		return nil
+// CloseSocket asks for the AF_XDP socket to be closed while the program
+// stays attached, as a crash of the socket's owner would: weft's datagrams
+// then go to the kernel UDP socket on the same port. The poller that owns
+// the transport closes the socket on its next RecvBurst or SendBurst, which
+// return ErrClosed from then on. Safe to call from any goroutine; for
+// tests and drills.
+func (t *Transport) CloseSocket() { t.closeReq.Store(true) }
+
+// closed runs on the owning poller: it carries out a CloseSocket request.
+func (t *Transport) closed() error {
+	if t.sock != nil {
+		t.sock.Close()
+		t.sock = nil
+		t.log.Warn("af_xdp socket closed; the kernel UDP socket receives from now on", "local", t.local)
 	}
-	err := t.sock.Close()
-	t.sock = nil
-	return err
+	return ErrClosed
+}
+
+// sendLocal sends a datagram to a peer on this host through a raw IPv4
+// socket: the frame would never come back from the wire, and the kernel
+// delivers it to the peer's UDP socket over loopback. The source port is
+// weft's, so replies come back to this messenger.
+func (t *Transport) sendLocal(p *netstack.Packet) error {
+	n := len(p.Buf)
+	var eth [HeadersLen]byte
+	h := Headers{Src: t.local, Dst: p.Peer}
+	EncodeHeaders(eth[:], &h, n, t.ipID)
+	t.ipID++
+	b := t.localBuf[:ipv4HeaderMin+udpHeaderLen+n]
+	copy(b, eth[ethHeaderLen:])
+	copy(b[ipv4HeaderMin+udpHeaderLen:], p.Buf)
+	sa := unix.SockaddrInet4{Addr: p.Peer.Addr().As4()}
+	if err := unix.Sendto(t.localFd, b, unix.MSG_DONTWAIT, &sa); err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.ENOBUFS) {
+		return fmt.Errorf("xdp: send to %s on this host: %w", p.Peer, err)
+	}
+	t.stats.txLocal.Add(1)
+	return nil
+}
+
+// AutoConfig returns a Config for weft's address addr on iface, with Jumbo
+// on when the interface MTU needs multi-buffer frames. It suits the
+// messenger's OpenXDP hook:
+//
+//	cfg.OpenXDP = func(ctx context.Context, r messenger.XDPRequest) (netstack.Transport, error) {
+//		return xdp.Open(xdp.AutoConfig(r.Interface, r.Addr, r.Queue, r.Log))
+//	}
+func AutoConfig(iface string, addr netip.AddrPort, queue int, log *slog.Logger) Config {
+	cfg := Config{Iface: iface, QueueID: queue, Port: addr.Port(), Log: log}
+	if a := addr.Addr().Unmap(); a.Is4() && !a.IsUnspecified() {
+		cfg.LocalAddr = a
+	}
+	if ifc, err := net.InterfaceByName(iface); err == nil {
+		cfg.Jumbo = ethHeaderLen+ifc.MTU > xsk.FrameSizeDefault-xsk.Headroom
+	}
+	return cfg
 }

@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -212,8 +213,9 @@ func TestFallbackToKernel(t *testing.T) {
 	if p := recvOne(t, b, buf); string(p.Buf) != "to xsk" {
 		t.Fatalf("xsk got %q", p.Buf)
 	}
-	if err := b.CloseSocket(); err != nil {
-		t.Fatal(err)
+	b.CloseSocket()
+	if _, err := b.RecvBurst([]netstack.Packet{{Buf: buf}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("RecvBurst after CloseSocket: %v, want ErrClosed", err)
 	}
 	sendOne(t, a, b.LocalAddr(), []byte("to kernel"))
 	kern.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -221,7 +223,30 @@ func TestFallbackToKernel(t *testing.T) {
 	if err != nil || string(buf[:m]) != "to kernel" || from != a.LocalAddr() {
 		t.Fatalf("kernel socket got %q from %v: %v", buf[:m], from, err)
 	}
-	if _, err := b.RecvBurst([]netstack.Packet{{Buf: buf}}); err == nil {
-		t.Fatal("RecvBurst on a closed socket succeeded")
+}
+
+// TestLocalPeer: a peer on the same host is reached through the kernel
+// (loopback), with weft's port as the source port.
+func TestLocalPeer(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+	a, _ := openPair(t, n, 0, false)
+	var kern *net.UDPConn
+	if err := n.Hosts[0].Do(func() (err error) {
+		kern, err = net.ListenUDP("udp4", &net.UDPAddr{IP: n.Hosts[0].Addr.AsSlice(), Port: testPort + 2})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer kern.Close()
+	to := netip.AddrPortFrom(n.Hosts[0].Addr, testPort+2)
+	sendOne(t, a, to, []byte("same host"))
+	buf := make([]byte, 64)
+	kern.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, from, err := kern.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:m]) != "same host" || from != a.LocalAddr() {
+		t.Fatalf("got %q from %v: %v", buf[:m], from, err)
+	}
+	if s := a.Stats(); s.TxLocal != 1 {
+		t.Fatalf("TxLocal %d", s.TxLocal)
 	}
 }
