@@ -15,6 +15,7 @@ import (
 // State is the replicated cluster configuration.
 type State struct {
 	Cluster     *api.Cluster     `json:"cluster"`
+	Pool        *api.Pool        `json:"pool"`
 	Drives      []api.Drive      `json:"drives"`
 	FileSystems []api.FileSystem `json:"filesystems"`
 }
@@ -25,6 +26,11 @@ func (s State) clone() State {
 	if s.Cluster != nil {
 		cl := *s.Cluster
 		c.Cluster = &cl
+	}
+	if s.Pool != nil {
+		p := *s.Pool
+		p.Drives = slices.Clone(p.Drives)
+		c.Pool = &p
 	}
 	return c
 }
@@ -43,6 +49,7 @@ func (s State) FS(name string) (api.FileSystem, bool) {
 const (
 	opCreateCluster = "create_cluster"
 	opAddDrive      = "add_drive"
+	opCreatePool    = "create_pool"
 	opCreateFS      = "create_fs"
 	opDeleteFS      = "delete_fs"
 )
@@ -52,6 +59,7 @@ type command struct {
 	Op      string          `json:"op"`
 	Cluster *api.Cluster    `json:"cluster,omitempty"`
 	Drive   *api.Drive      `json:"drive,omitempty"`
+	Pool    *api.Pool       `json:"pool,omitempty"`
 	FS      *api.FileSystem `json:"fs,omitempty"`
 	Name    string          `json:"name,omitempty"`
 }
@@ -82,12 +90,27 @@ func (f *fsm) Apply(l *raft.Log) any {
 		if s.Cluster == nil {
 			return ErrNoCluster
 		}
+		if s.Pool != nil {
+			return fmt.Errorf("%w: the pool was formatted with %d drives when the first file system was created; adding drives to it is not supported yet", ErrConflict, len(s.Pool.Drives))
+		}
 		for _, d := range s.Drives {
 			if d.UUID == c.Drive.UUID || (d.Host == c.Drive.Host && d.Path == c.Drive.Path) {
 				return fmt.Errorf("%w: drive %s is already in the pool", ErrConflict, c.Drive.Path)
 			}
 		}
 		s.Drives = append(s.Drives, *c.Drive)
+	case opCreatePool:
+		if s.Pool != nil {
+			return fmt.Errorf("%w: the pool exists", ErrConflict)
+		}
+		p := *c.Pool
+		p.Drives = slices.Clone(p.Drives)
+		s.Pool = &p
+		for i := range s.Drives {
+			if slices.Contains(p.Drives, s.Drives[i].UUID) {
+				s.Drives[i].State = "active"
+			}
+		}
 	case opCreateFS:
 		if s.Cluster == nil {
 			return ErrNoCluster

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/weft-fs/weft/dataplane/mgmt/api"
 	"github.com/weft-fs/weft/dataplane/mountopt"
 )
@@ -24,11 +22,14 @@ type recordingDataplane struct {
 	created []string
 }
 
-func (d *recordingDataplane) AddDrive(ctx context.Context, c api.Cluster, path string, force bool) (api.Drive, error) {
+func (d *recordingDataplane) CheckDrive(ctx context.Context, path string, force bool) (api.Drive, error) {
 	if _, err := os.Stat(path); err != nil {
 		return api.Drive{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return api.Drive{UUID: uuid.NewString(), SizeBytes: 1 << 30}, nil
+	return api.Drive{SizeBytes: 1 << 30}, nil
+}
+func (d *recordingDataplane) CreatePool(ctx context.Context, c api.Cluster, drives []api.Drive) error {
+	return nil
 }
 func (d *recordingDataplane) CreateFS(ctx context.Context, f api.FileSystem) error {
 	d.created = append(d.created, f.Name)
@@ -106,6 +107,12 @@ func TestStatePersists(t *testing.T) {
 	s, err := c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.AddDrives(ctx, []string{paths[0] + "x"}, false); !api.IsCode(err, api.CodeConflict) {
+		t.Errorf("adding a drive to a formatted pool = %v, want conflict", err)
+	}
+	if s.Pool == nil || len(s.Pool.Drives) != 5 || s.Drives[0].State != "active" {
+		t.Errorf("pool after first fs: %+v %+v", s.Pool, s.Drives)
 	}
 	if s.Cluster == nil || s.Cluster.UUID != cl.UUID || len(s.Drives) != 5 || len(s.FileSystems) != 1 || s.FileSystems[0].Protection() != "3+2" {
 		t.Fatalf("state after restart: %+v", s)

@@ -46,9 +46,11 @@ var fsNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // Errors wrap ErrInvalid, ErrNotFound, ErrConflict or ErrNoSpace where
 // the caller should see them as such.
 type Dataplane interface {
-	// AddDrive formats the drive at path for the cluster and opens it into
-	// the pool; it returns the drive's description.
-	AddDrive(ctx context.Context, cluster api.Cluster, path string, force bool) (api.Drive, error)
+	// CheckDrive checks that path can become a drive of the pool (a
+	// block device or file, large enough, not in use) and describes it.
+	CheckDrive(ctx context.Context, path string, force bool) (api.Drive, error)
+	// CreatePool formats the drives as the pool file systems live in.
+	CreatePool(ctx context.Context, cluster api.Cluster, drives []api.Drive) error
 	// CreateFS creates a file system in the pool (after it is committed).
 	CreateFS(ctx context.Context, f api.FileSystem) error
 	// DeleteFS removes a file system from the pool; it fails with
@@ -222,7 +224,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ct
 
 func (s *Server) status(r *http.Request) (any, error) {
 	st := s.store.State()
-	out := api.Status{Host: s.cfg.Host, Version: s.cfg.Version, StartedAt: s.started, Cluster: st.Cluster, Raft: s.store.Raft()}
+	out := api.Status{Host: s.cfg.Host, Version: s.cfg.Version, StartedAt: s.started, Cluster: st.Cluster, Pool: st.Pool, Raft: s.store.Raft()}
 	out.Drives = s.liveDrives(st.Drives)
 	out.FileSystems = s.liveFS(st.FileSystems)
 	out.Mounts = s.dp.Mounts()
@@ -306,14 +308,14 @@ func (s *Server) addDrives(r *http.Request) (any, error) {
 				return added, fmt.Errorf("%w: drive %s is already in the pool", ErrConflict, p)
 			}
 		}
-		d, err := s.dp.AddDrive(r.Context(), *st.Cluster, p, req.Force)
+		if st.Pool != nil {
+			return added, fmt.Errorf("%w: the pool was formatted with %d drives when the first file system was created; adding drives to it is not supported yet", ErrConflict, len(st.Pool.Drives))
+		}
+		d, err := s.dp.CheckDrive(r.Context(), p, req.Force)
 		if err != nil {
 			return added, fmt.Errorf("add drive %s: %w", p, err)
 		}
-		d.Path, d.Host, d.AddedAt = p, s.cfg.Host, time.Now().UTC()
-		if d.State == "" {
-			d.State = "active"
-		}
+		d.UUID, d.Path, d.Host, d.AddedAt, d.State, d.ForceFormat = uuid.NewString(), p, s.cfg.Host, time.Now().UTC(), "pending", req.Force
 		if err := s.store.apply(command{Op: opAddDrive, Drive: &d}); err != nil {
 			return added, fmt.Errorf("add drive %s: %w", p, err)
 		}
@@ -360,6 +362,19 @@ func (s *Server) createFS(r *http.Request) (any, error) {
 	}
 	if len(st.Drives) < p.Drives() {
 		return nil, fmt.Errorf("%w: protection %s needs %d drives, the pool has %d", ErrInvalid, p, p.Drives(), len(st.Drives))
+	}
+	if st.Pool == nil {
+		pl := api.Pool{CreatedAt: time.Now().UTC()}
+		for _, d := range st.Drives {
+			pl.Drives = append(pl.Drives, d.UUID)
+		}
+		if err := s.dp.CreatePool(r.Context(), *st.Cluster, st.Drives); err != nil {
+			return nil, fmt.Errorf("format the pool: %w", err)
+		}
+		if err := s.store.apply(command{Op: opCreatePool, Pool: &pl}); err != nil {
+			return nil, err
+		}
+		s.log.Info("pool created", "drives", len(pl.Drives))
 	}
 	f := api.FileSystem{Name: req.Name, UUID: uuid.NewString(), CapacityBytes: req.CapacityBytes,
 		DataShards: p.Data, ParityShards: p.Parity, CreatedAt: time.Now().UTC()}

@@ -26,10 +26,21 @@ type Drive struct {
 	Path       string    `json:"path"`
 	Host       string    `json:"host"`
 	SizeBytes  uint64    `json:"size_bytes"`
-	State      string    `json:"state"` // active, missing, failed
+	State      string    `json:"state"` // pending (not yet in a pool), active, missing, failed
 	AddedAt    time.Time `json:"added_at"`
 	Backend    string    `json:"backend,omitempty"`
 	BlockBytes uint32    `json:"block_bytes,omitempty"`
+	// ForceFormat lets the pool's creation format over an existing weft
+	// superblock (drive add --force).
+	ForceFormat bool `json:"force_format,omitempty"`
+}
+
+// Pool is the set of drives file systems are striped over; it is
+// formatted when the first file system is created, from the drives added
+// until then.
+type Pool struct {
+	CreatedAt time.Time `json:"created_at"`
+	Drives    []string  `json:"drives"` // drive UUIDs in pool order
 }
 
 // FileSystem is one file system of the cluster.
@@ -80,6 +91,7 @@ type Status struct {
 	Cores       string       `json:"cores"`
 	DataAddr    string       `json:"data_addr"`
 	Cluster     *Cluster     `json:"cluster"`
+	Pool        *Pool        `json:"pool"`
 	Raft        Raft         `json:"raft"`
 	Drives      []Drive      `json:"drives"`
 	FileSystems []FileSystem `json:"filesystems"`
