@@ -3,9 +3,9 @@
 // files and eventfd. It holds the mechanism only; nvme decides what to
 // submit and who waits.
 //
-//	 application                         kernel
-//	 NextSQE/Prep*  --> SQ ring (tail) -->  consumes at head, starts IO
-//	 Reap           <-- CQ ring (tail) <--  posts a CQE per finished IO
+//	application                         kernel
+//	NextSQE/Prep*  --> SQ ring (tail) -->  consumes at head, starts IO
+//	Reap           <-- CQ ring (tail) <--  posts a CQE per finished IO
 //
 // Both rings and the SQE array are mmapped from the ring fd (the SQ and CQ
 // rings share one mapping when the kernel reports IORING_FEAT_SINGLE_MMAP).
