@@ -281,10 +281,8 @@ func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode
 		c.cancelled.Store(true)
 		m.group.Wake(0)
 		<-c.consumed
+		// Queued before the cancel was seen: it will be delivered.
 		err = c.err
-		if err == nil {
-			err = nil // it was queued after all
-		}
 	}
 	m.callPool.Put(c)
 	if err != nil {

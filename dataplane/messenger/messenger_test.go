@@ -114,3 +114,5 @@ func TestConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
