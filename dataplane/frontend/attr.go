@@ -1,9 +1,6 @@
 package frontend
 
 import (
-	"syscall"
-	"time"
-
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/weft-fs/weft/dataplane/fs"
@@ -114,13 +111,3 @@ func status(err error) fuse.Status {
 	}
 	return fuse.Status(fs.Errno(err))
 }
-
-// timeoutOrZero keeps a negative duration from reaching the kernel.
-func timeoutOrZero(d time.Duration) time.Duration {
-	if d < 0 {
-		return 0
-	}
-	return d
-}
-
-var _ = syscall.S_IFDIR

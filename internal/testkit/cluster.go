@@ -40,6 +40,9 @@ type Cluster struct {
 	Compute, Frontend *messenger.Messenger
 	// Client is the frontend's fs.Service: calls over the messenger.
 	Client *fsrpc.Client
+	// DriveDir holds the drive files, DrivePaths names them (NewCluster).
+	DriveDir   string
+	DrivePaths []string
 }
 
 // loopback is where test messengers bind; port 0 picks a free port.
