@@ -1,0 +1,556 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"syscall"
+
+	"github.com/weft-fs/weft/dataplane/bucket"
+	"github.com/weft-fs/weft/dataplane/fs"
+	"github.com/weft-fs/weft/dataplane/journal"
+	"github.com/weft-fs/weft/dataplane/stripe"
+)
+
+// fileBytesMax is the largest file size (EFBIG beyond).
+const fileBytesMax = 1 << 50
+
+// flushAttempts bounds the reallocations of a stripe whose write failed.
+const flushAttempts = 3
+
+// fileFor resolves the inode an IO request is about: through its handle
+// when there is one (so an unlinked open file still works), otherwise by
+// number.
+func (f *FS) fileFor(h uint64, ino fs.Ino, write bool) (*bucket.Inode, *handle, error) {
+	if err := f.alive(); err != nil {
+		return nil, nil, err
+	}
+	var in *bucket.Inode
+	var hd *handle
+	if h != 0 {
+		hd = f.handle(h)
+		if hd == nil || (ino != 0 && hd.ino != uint64(ino)) {
+			return nil, nil, syscall.EBADF
+		}
+		acc := hd.flags & syscall.O_ACCMODE
+		if (write && acc == syscall.O_RDONLY) || (!write && acc == syscall.O_WRONLY) {
+			return nil, nil, syscall.EBADF
+		}
+		in = hd.in
+	} else {
+		b := f.bkt(uint64(ino))
+		b.Mu.Lock()
+		in = b.Inodes[uint64(ino)]
+		b.Mu.Unlock()
+		if in == nil {
+			return nil, nil, syscall.ENOENT
+		}
+	}
+	switch in.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		return nil, nil, syscall.EISDIR
+	default:
+		return nil, nil, syscall.EINVAL
+	}
+	return in, hd, nil
+}
+
+// meta runs fn with in's bucket locked.
+func (f *FS) meta(in *bucket.Inode, fn func()) {
+	b := f.bkt(in.Ino)
+	b.Mu.Lock()
+	fn()
+	b.Mu.Unlock()
+}
+
+// Read implements fs.Service.
+func (f *FS) Read(ctx context.Context, h uint64, ino fs.Ino, off int64, buf []byte) (int, error) {
+	in, _, err := f.fileFor(h, ino, false)
+	if err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	in.Data.Lock()
+	defer in.Data.Unlock()
+	var size int64
+	f.meta(in, func() { size = int64(in.Size) })
+	if off >= size {
+		return 0, nil
+	}
+	n := int(min(int64(len(buf)), size-off))
+	sd := f.lay.DataBytes()
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		idx, so := uint64(pos/sd), pos%sd
+		cnt := int(min(int64(n-done), sd-so))
+		dst := buf[done : done+cnt]
+		c := in.Cache[idx]
+		if c == nil && in.Stripes[idx] == nil {
+			clear(dst) // hole
+		} else {
+			if c == nil {
+				if c, err = f.load(in, idx, true); err != nil {
+					return done, err
+				}
+			}
+			c.Used = f.tick.Add(1)
+			f.lay.CopyOut(dst, c.Buf, so)
+		}
+		done += cnt
+	}
+	if err := f.trim(in); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// load brings stripe idx of in into the cache, reading it from the drives
+// when read is set and it exists there. Callers hold in.Data.
+func (f *FS) load(in *bucket.Inode, idx uint64, read bool) (*bucket.Cached, error) {
+	if c := in.Cache[idx]; c != nil {
+		return c, nil
+	}
+	c := &bucket.Cached{Buf: f.getBuf(), Used: f.tick.Add(1)}
+	loc := in.Stripes[idx]
+	if loc != nil && read {
+		shards := f.getShards()
+		n, err := f.lay.Read(f.p.devs, loc, c.Buf, shards)
+		f.putShards(shards)
+		if n > 0 {
+			f.p.reconstructed.Add(uint64(n))
+			f.p.degradedReads.Add(1)
+		}
+		if err != nil {
+			f.putBuf(c.Buf)
+			f.p.log.Error("stripe unreadable", "fs", f.def.Name, "ino", in.Ino, "stripe", idx, "err", err)
+			return nil, fmt.Errorf("read stripe %d of inode %#x: %w", idx, in.Ino, syscall.EIO)
+		}
+		c.Rows = loc.Rows
+	} else {
+		clear(c.Buf)
+		if loc != nil {
+			c.Rows = loc.Rows
+		}
+	}
+	if in.Cache == nil {
+		in.Cache = make(map[uint64]*bucket.Cached)
+		f.cmu.Lock()
+		f.cached[in] = struct{}{}
+		f.cmu.Unlock()
+	}
+	in.Cache[idx] = c
+	f.p.cacheBytes.Add(int64(len(c.Buf)))
+	return c, nil
+}
+
+// Write implements fs.Service.
+func (f *FS) Write(ctx context.Context, h uint64, ino fs.Ino, off int64, data []byte, appendMode bool) (int64, fs.Attr, error) {
+	in, hd, err := f.fileFor(h, ino, true)
+	if err != nil {
+		return 0, fs.Attr{}, err
+	}
+	if off < 0 {
+		return 0, fs.Attr{}, syscall.EINVAL
+	}
+	f.p.waitCache()
+	in.Data.Lock()
+	at, a, err := f.writeLocked(in, hd, off, data, appendMode)
+	if err == nil && hd != nil && hd.flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 {
+		err = f.flushInode(in)
+		in.Data.Unlock()
+		if err == nil {
+			err = f.p.c.syncAll()
+		}
+		return at, a, err
+	}
+	in.Data.Unlock()
+	return at, a, err
+}
+
+func (f *FS) writeLocked(in *bucket.Inode, hd *handle, off int64, data []byte, appendMode bool) (int64, fs.Attr, error) {
+	var size int64
+	f.meta(in, func() { size = int64(in.Size) })
+	if appendMode || (hd != nil && hd.flags&syscall.O_APPEND != 0) {
+		off = size
+	}
+	end := off + int64(len(data))
+	if end > fileBytesMax {
+		return 0, fs.Attr{}, syscall.EFBIG
+	}
+	if len(data) == 0 {
+		var a fs.Attr
+		f.meta(in, func() { a = attrOf(in) })
+		return off, a, nil
+	}
+	sd := f.lay.DataBytes()
+	first, last := uint64(off/sd), uint64((end-1)/sd)
+	// Bring partially written stripes in first: a failed read changes
+	// nothing.
+	for _, idx := range [2]uint64{first, last} {
+		base := int64(idx) * sd
+		whole := off <= base && end >= base+sd
+		if !whole && in.Cache[idx] == nil && in.Stripes[idx] != nil {
+			if _, err := f.load(in, idx, true); err != nil {
+				return 0, fs.Attr{}, err
+			}
+		}
+	}
+	// Space: data blocks against the file system's capacity, raw blocks
+	// of the copies the dirty stripes will be written to against the pool.
+	n, np := int64(f.lay.N), int64(f.lay.N+f.lay.P)
+	var addData, addRaw int64
+	for idx := first; idx <= last; idx++ {
+		base := int64(idx) * sd
+		cur, dirty := f.rows(in, idx)
+		want := max(cur, f.lay.RowsFor(min(end-base, sd)))
+		addData += int64(want-cur) * n
+		if dirty {
+			addRaw += int64(want-cur) * np
+		} else {
+			addRaw += int64(want) * np
+		}
+	}
+	capBlocks := int64(f.def.CapacityBytes / journal.BlockBytes)
+	if f.usedBlocks.Load()+addData > capBlocks {
+		return 0, fs.Attr{}, syscall.ENOSPC
+	}
+	if err := f.p.reserve(addRaw); err != nil {
+		return 0, fs.Attr{}, err
+	}
+	f.usedBlocks.Add(addData)
+	for idx := first; idx <= last; idx++ {
+		base := int64(idx) * sd
+		so := max(off-base, 0)
+		eo := min(end-base, sd)
+		c, err := f.load(in, idx, false) // partial stripes are cached already
+		if err != nil {
+			return 0, fs.Attr{}, err
+		}
+		f.lay.CopyIn(c.Buf, so, data[base+so-off:base+eo-off])
+		want := max(c.Rows, f.lay.RowsFor(eo))
+		if !c.Dirty {
+			c.Reserved = int64(want) * np
+		} else {
+			c.Reserved += int64(want-c.Rows) * np
+		}
+		c.Rows, c.Dirty, c.Used = want, true, f.tick.Add(1)
+	}
+	var a fs.Attr
+	t := now()
+	f.meta(in, func() {
+		in.Blocks += addData
+		if uint64(end) > in.Size {
+			in.Size = uint64(end)
+		}
+		in.MtimeNs, in.CtimeNs = t, t
+		if in.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0 {
+			in.Mode &^= syscall.S_ISUID
+			if in.Mode&syscall.S_IXGRP != 0 {
+				in.Mode &^= syscall.S_ISGID
+			}
+		}
+		a = attrOf(in)
+	})
+	if err := f.trim(in); err != nil {
+		return off, a, err
+	}
+	return off, a, nil
+}
+
+// rows is the rows stripe idx holds (cached or on the drives) and whether
+// it is dirty. Callers hold in.Data.
+func (f *FS) rows(in *bucket.Inode, idx uint64) (uint32, bool) {
+	if c := in.Cache[idx]; c != nil {
+		return c.Rows, c.Dirty
+	}
+	if loc := in.Stripes[idx]; loc != nil {
+		return loc.Rows, false
+	}
+	return 0, false
+}
+
+// trim keeps one file's share of the cache bounded: least recently used
+// stripes go first, dirty ones written back before they go.
+func (f *FS) trim(in *bucket.Inode) error {
+	if len(in.Cache) <= stripesPerInodeMax {
+		return nil
+	}
+	type ent struct {
+		idx  uint64
+		used uint64
+	}
+	all := make([]ent, 0, len(in.Cache))
+	for idx, c := range in.Cache {
+		all = append(all, ent{idx, c.Used})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].used < all[j].used })
+	flushed := false
+	for _, e := range all[:len(all)-stripesPerInodeMax/2] {
+		c := in.Cache[e.idx]
+		if c.Dirty {
+			if err := f.flushStripe(in, e.idx, c); err != nil {
+				return err
+			}
+			flushed = true
+		}
+		f.evict(in, e.idx, c)
+	}
+	if flushed {
+		f.logInode(in)
+	}
+	return nil
+}
+
+func (f *FS) evict(in *bucket.Inode, idx uint64, c *bucket.Cached) {
+	if c.Dirty {
+		f.p.reserved.Add(-c.Reserved)
+	}
+	delete(in.Cache, idx)
+	f.p.cacheBytes.Add(-int64(len(c.Buf)))
+	f.putBuf(c.Buf)
+	c.Buf = nil
+}
+
+// dropCache forgets every cached stripe of in, dirty or not. Callers hold
+// in.Data.
+func (f *FS) dropCache(in *bucket.Inode) {
+	for idx, c := range in.Cache {
+		f.evict(in, idx, c)
+	}
+	in.Cache = nil
+	f.cmu.Lock()
+	delete(f.cached, in)
+	f.cmu.Unlock()
+}
+
+// flushStripe writes a dirty stripe to newly allocated chunks and logs
+// the new mapping; the old chunks are freed once that record is durable.
+// Callers hold in.Data.
+func (f *FS) flushStripe(in *bucket.Inode, idx uint64, c *bucket.Cached) error {
+	shards := f.getShards()
+	defer f.putShards(shards)
+	if err := f.lay.Encode(c.Buf, c.Rows, shards); err != nil {
+		return fmt.Errorf("encode stripe: %w", err)
+	}
+	var loc *stripe.Loc
+	var err error
+	for attempt := 0; attempt < flushAttempts && loc == nil; attempt++ {
+		var chunks []journal.Chunk
+		chunks, err = f.p.allocChunks(f.lay.N+f.lay.P, c.Rows, int(idx), make([]journal.Chunk, 0, f.lay.N+f.lay.P))
+		if err != nil {
+			break
+		}
+		l := &stripe.Loc{Rows: c.Rows, Chunks: chunks}
+		if err = f.lay.Write(f.p.devs, l, c.Buf); err != nil {
+			f.p.freeChunks(chunks) // never referenced
+			continue
+		}
+		loc = l
+	}
+	if loc == nil {
+		f.p.log.Error("stripe write failed", "fs", f.def.Name, "ino", in.Ino, "stripe", idx, "err", err)
+		if errors.Is(err, ErrNoSpace) {
+			return syscall.ENOSPC
+		}
+		return fmt.Errorf("write stripe %d of inode %#x: %v: %w", idx, in.Ino, err, syscall.EIO)
+	}
+	b := f.bkt(in.Ino)
+	b.Mu.Lock()
+	if b.Inodes[in.Ino] != in || f.deleted.Load() {
+		b.Mu.Unlock()
+		f.p.freeChunks(loc.Chunks)
+	} else {
+		if in.Stripes == nil {
+			in.Stripes = make(map[uint64]*stripe.Loc)
+		}
+		var frees []journal.Chunk
+		if old := in.Stripes[idx]; old != nil {
+			frees = old.Chunks
+		}
+		in.Stripes[idx] = loc
+		f.p.c.log(frees, &journal.Record{Kind: journal.KindStripePut, FS: f.id, Ino: in.Ino, Idx: idx, Rows: loc.Rows, Chunks: loc.Chunks})
+		b.Mu.Unlock()
+	}
+	f.p.reserved.Add(-c.Reserved)
+	c.Reserved, c.Dirty = 0, false
+	return nil
+}
+
+// logInode journals in's attributes (size and times after a write-back).
+func (f *FS) logInode(in *bucket.Inode) {
+	f.meta(in, func() {
+		if f.bkt(in.Ino).Inodes[in.Ino] == in {
+			f.p.c.log(nil, f.inodeRec(in))
+		}
+	})
+}
+
+// flushInode writes back every dirty stripe of in. Callers hold in.Data.
+func (f *FS) flushInode(in *bucket.Inode) error {
+	flushed := false
+	for idx, c := range in.Cache {
+		if !c.Dirty {
+			continue
+		}
+		if err := f.flushStripe(in, idx, c); err != nil {
+			return err
+		}
+		flushed = true
+	}
+	if flushed {
+		f.logInode(in)
+	}
+	return nil
+}
+
+// writeback writes back every dirty stripe of the file system and, when
+// evict is set, empties the cache.
+func (f *FS) writeback(evict bool) error {
+	f.cmu.Lock()
+	ins := make([]*bucket.Inode, 0, len(f.cached))
+	for in := range f.cached {
+		ins = append(ins, in)
+	}
+	f.cmu.Unlock()
+	var first error
+	for _, in := range ins {
+		in.Data.Lock()
+		err := f.flushInode(in)
+		if err != nil && first == nil {
+			first = err
+		}
+		if evict && err == nil {
+			f.dropCache(in)
+		}
+		in.Data.Unlock()
+	}
+	return first
+}
+
+// Fsync implements fs.Service: the file's dirty stripes are written, the
+// data drives flushed and the journal committed (which also makes every
+// metadata change logged before it durable).
+func (f *FS) Fsync(ctx context.Context, h uint64, ino fs.Ino, dataOnly bool) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	var in *bucket.Inode
+	if hd := f.handle(h); hd != nil {
+		in = hd.in
+	} else {
+		b := f.bkt(uint64(ino))
+		b.Mu.Lock()
+		in = b.Inodes[uint64(ino)]
+		b.Mu.Unlock()
+		if in == nil {
+			return syscall.ENOENT
+		}
+	}
+	in.Data.Lock()
+	err := f.flushInode(in)
+	in.Data.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.p.c.syncAll()
+}
+
+// truncate sets in's size, dropping or zeroing data past it.
+func (f *FS) truncate(in *bucket.Inode, size uint64) error {
+	if size > fileBytesMax {
+		return syscall.EFBIG
+	}
+	in.Data.Lock()
+	defer in.Data.Unlock()
+	var old uint64
+	f.meta(in, func() { old = in.Size })
+	sd := uint64(f.lay.DataBytes())
+	keep := (size + sd - 1) / sd // stripes below keep survive
+	if size < old {
+		np := int64(f.lay.N + f.lay.P)
+		if r := size % sd; r != 0 {
+			idx := size / sd
+			if in.Cache[idx] != nil || in.Stripes[idx] != nil {
+				c, err := f.load(in, idx, true)
+				if err != nil {
+					return err
+				}
+				f.lay.Zero(c.Buf, int64(r), int64(sd))
+				rows := min(c.Rows, f.lay.RowsFor(int64(r)))
+				if !c.Dirty {
+					f.p.reserved.Add(int64(rows) * np) // shrinking never fails for space
+					c.Reserved = int64(rows) * np
+				} else {
+					f.p.reserved.Add(-int64(c.Rows-rows) * np)
+					c.Reserved -= int64(c.Rows-rows) * np
+				}
+				c.Rows, c.Dirty = rows, true
+			}
+		}
+		for idx, c := range in.Cache {
+			if idx >= keep {
+				f.evict(in, idx, c)
+			}
+		}
+	}
+	var frees []journal.Chunk
+	var freed int64
+	t := now()
+	f.meta(in, func() {
+		for idx, loc := range in.Stripes {
+			if idx >= keep {
+				frees = append(frees, loc.Chunks...)
+				delete(in.Stripes, idx)
+			}
+		}
+		blocks := f.blocksOf(in)
+		freed = in.Blocks - blocks
+		in.Blocks = blocks
+		in.Size = size
+		in.MtimeNs, in.CtimeNs = t, t
+		recs := []*journal.Record{f.inodeRec(in)}
+		if len(frees) > 0 {
+			recs = append(recs, &journal.Record{Kind: journal.KindStripeTrunc, FS: f.id, Ino: in.Ino, Idx: keep})
+		}
+		if f.bkt(in.Ino).Inodes[in.Ino] == in {
+			f.p.c.log(frees, recs...)
+		}
+	})
+	f.usedBlocks.Add(-freed)
+	return nil
+}
+
+// blocksOf counts the data blocks of in's stripes, cached or not.
+// Callers hold in.Data.
+func (f *FS) blocksOf(in *bucket.Inode) int64 {
+	var rows int64
+	for idx, loc := range in.Stripes {
+		if in.Cache[idx] == nil {
+			rows += int64(loc.Rows)
+		}
+	}
+	for _, c := range in.Cache {
+		rows += int64(c.Rows)
+	}
+	return rows * int64(f.lay.N)
+}
+
+// releaseData frees an inode's stripes once it is gone from its bucket
+// (its InodeDel already logged).
+func (f *FS) releaseData(in *bucket.Inode) {
+	in.Data.Lock()
+	defer in.Data.Unlock()
+	var frees []journal.Chunk
+	for _, loc := range in.Stripes {
+		frees = append(frees, loc.Chunks...)
+	}
+	in.Stripes = nil
+	f.dropCache(in)
+	f.usedBlocks.Add(-in.Blocks)
+	in.Blocks = 0
+	f.p.c.log(frees)
+}
