@@ -16,9 +16,14 @@ func newBackend(t *target, o Options, log *slog.Logger) (backend, error) {
 			log.Info("nvme: memory-backed target, using pread/pwrite", "path", t.path, "memory", t.memory, "direct", t.direct)
 			return newSyncBackend(t.fd, entries), nil
 		}
-		return newSyncBackend(t.fd, entries), nil
+		b, err := newURingBackend(t, o, log)
+		if err != nil {
+			log.Warn("nvme: io_uring unavailable, using pread/pwrite", "path", t.path, "err", err)
+			return newSyncBackend(t.fd, entries), nil
+		}
+		return b, nil
 	case BackendURing:
-		return nil, fmt.Errorf("backend %q not built yet: %w", o.Backend, ErrUnsupported)
+		return newURingBackend(t, o, log)
 	}
 	return nil, fmt.Errorf("backend %q: want %q, %q or %q: %w", o.Backend, BackendURing, BackendSync, BackendVFIO, ErrUnsupported)
 }

@@ -1,4 +1,4 @@
-package nvme
+package nvme_test
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/weft-fs/weft/internal/testkit"
+	. "github.com/weft-fs/weft/nvme" // the tests read as if inside the package
 )
 
 func TestTooSmall(t *testing.T) {
@@ -22,7 +23,7 @@ func TestTooSmall(t *testing.T) {
 		t.Fatalf("Open of blank drive: err %v, want ErrCorrupt", err)
 	}
 	raw, _ := os.ReadFile(path)
-	if !allZero(raw[:2*BlockSize]) {
+	if !AllZero(raw[:2*BlockSize]) {
 		t.Fatal("refused Format wrote to the drive")
 	}
 }
@@ -135,14 +136,11 @@ func TestNewerVersion(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(path)
 	f, _ := os.OpenFile(path, os.O_RDWR, 0)
-	for c := range superblockCopies {
-		sb, err := decodeSuperblock(raw[c*BlockSize:])
-		if err != nil {
+	for c := range SuperblockCopies {
+		buf := raw[c*BlockSize : (c+1)*BlockSize]
+		if err := RewriteVersion(buf, FormatVersion+1); err != nil {
 			t.Fatal(err)
 		}
-		sb.version = FormatVersion + 1
-		buf := make([]byte, BlockSize)
-		sb.encode(buf)
 		f.WriteAt(buf, int64(c*BlockSize))
 	}
 	f.Close()

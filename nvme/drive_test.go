@@ -1,4 +1,4 @@
-package nvme
+package nvme_test
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/weft-fs/weft/internal/testkit"
+	. "github.com/weft-fs/weft/nvme" // the tests read as if inside the package
 )
 
 const testDriveBytes = 64 << 20
@@ -147,8 +148,8 @@ func TestReadBack(t *testing.T) {
 			}
 			// A never-written block reads as zeros.
 			z := AlignedBuffer(BlockSize)
-			if err := d2.ReadBlocks(info.DataBlocks-2, z); err != nil || !allZero(z) {
-				t.Fatalf("never-written block: err %v, zero %v", err, allZero(z))
+			if err := d2.ReadBlocks(info.DataBlocks-2, z); err != nil || !AllZero(z) {
+				t.Fatalf("never-written block: err %v, zero %v", err, AllZero(z))
 			}
 		})
 	}
@@ -161,7 +162,7 @@ func TestCorruptByteFlip(t *testing.T) {
 	if err := d.WriteBlocks(100, want); err != nil {
 		t.Fatal(err)
 	}
-	off := d.dataOff(102) + 1234
+	off := DataOffset(d, 102) + 1234
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestCorruptByteFlip(t *testing.T) {
 	if !bytes.Contains([]byte(err.Error()), []byte("block 102")) {
 		t.Errorf("error %q does not name block 102", err)
 	}
-	if !allZero(got) {
+	if !AllZero(got) {
 		t.Errorf("corrupt read returned bytes")
 	}
 	// The good blocks around it still read.
@@ -199,7 +200,7 @@ func TestCorruptByteFlip(t *testing.T) {
 	// A written-but-unflushed block is caught too: data without a checksum.
 	d.Close()
 	f, _ = os.OpenFile(path, os.O_RDWR, 0)
-	f.WriteAt([]byte("stray"), d.dataOff(5000))
+	f.WriteAt([]byte("stray"), DataOffset(d, 5000))
 	f.Close()
 	d, err = Open(path, Options{})
 	if err != nil {
@@ -212,7 +213,7 @@ func TestCorruptByteFlip(t *testing.T) {
 }
 
 func TestSuperblockRecovery(t *testing.T) {
-	for c := range superblockCopies {
+	for c := range SuperblockCopies {
 		for _, damage := range []string{"zeroed", "torn", "garbage"} {
 			t.Run(fmt.Sprintf("copy%d-%s", c, damage), func(t *testing.T) {
 				path := testkit.FileDrive(t, testDriveBytes)
@@ -250,8 +251,8 @@ func TestSuperblockRecovery(t *testing.T) {
 				d.Close()
 				// Open repaired the damaged copy from the good one.
 				raw, _ := os.ReadFile(path)
-				sb, err := decodeSuperblock(raw[c*BlockSize : (c+1)*BlockSize])
-				if err != nil || string(sb.appRoot) != "precious" {
+				root, err := SuperblockAppRoot(raw[c*BlockSize : (c+1)*BlockSize])
+				if err != nil || string(root) != "precious" {
 					t.Fatalf("copy %d not repaired: %v", c, err)
 				}
 			})
@@ -268,13 +269,16 @@ func TestSuperblockGenerations(t *testing.T) {
 	d.Close()
 	raw, _ := os.ReadFile(path)
 	oldCopy1 := append([]byte(nil), raw[BlockSize:2*BlockSize]...)
-	d, _ = Open(path, Options{})
+	d, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.SetAppRoot([]byte("new"))
 	d.Close()
 	f, _ := os.OpenFile(path, os.O_RDWR, 0)
 	f.WriteAt(oldCopy1, BlockSize) // crash before copy 1 was rewritten
 	f.Close()
-	d, err := Open(path, Options{})
+	d, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

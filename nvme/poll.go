@@ -241,3 +241,24 @@ func (d *Drive) PollFd() int { return d.be.pollFd() }
 // in the Drive's completion mode. It is for tools and tests that use the
 // burst API without a poller runtime.
 func (d *Drive) Wait() error { return d.be.wait() }
+
+// RegisterBuffers registers bufs (each BlockSize-aligned, e.g. from
+// AlignedBuffer) with the kernel once, so requests whose Buf lies inside
+// one of them use READ_FIXED/WRITE_FIXED and skip per-request page
+// pinning. Call it once, before IO, with no request in flight. The
+// sync backend ignores it.
+func (d *Drive) RegisterBuffers(bufs [][]byte) error {
+	for i, b := range bufs {
+		if !isAligned(b) {
+			return fmt.Errorf("register buffers on drive %s: buffer %d (%d bytes) is not %d-aligned: %w", d.t.path, i, len(b), BlockSize, ErrMisaligned)
+		}
+	}
+	ub, ok := d.be.(*uringBackend)
+	if !ok {
+		return nil
+	}
+	if err := ub.registerBuffers(bufs); err != nil {
+		return fmt.Errorf("register buffers on drive %s: %w", d.t.path, err)
+	}
+	return nil
+}

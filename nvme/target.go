@@ -114,7 +114,12 @@ func openTarget(path string, readOnly bool) (*target, error) {
 	return t, nil
 }
 
-func (t *target) close() error { return unix.Close(t.fd) }
+func (t *target) close() error {
+	if !t.blockDevice {
+		unix.Flock(t.fd, unix.LOCK_UN) // a ring may still hold the file briefly
+	}
+	return unix.Close(t.fd)
+}
 
 // blockDevName maps a device number to its /sys/block name.
 func blockDevName(rdev uint64) string {

@@ -157,6 +157,14 @@ func (r *Ring) mmap(p *params) error {
 // Close unmaps the rings and closes the ring fd; in-flight requests are
 // cancelled by the kernel.
 func (r *Ring) Close() error {
+	// Drop registered files and buffers first: the kernel tears the ring
+	// down asynchronously, and a file reference it still holds would keep
+	// a flock or a block device's exclusive claim alive after Close.
+	r.register(unregisterFiles, nil, 0)
+	if r.buffers != nil {
+		r.register(unregisterBuffers, nil, 0)
+		r.buffers = nil
+	}
 	for _, m := range [][]byte{r.sqeMem, r.cqMem, r.ringMem} {
 		if m != nil {
 			unix.Munmap(m)
@@ -201,6 +209,37 @@ func (r *Ring) NextSQE() *SQE {
 func (r *Ring) flush() uint32 {
 	atomic.StoreUint32(r.sqTail, r.sqeTail)
 	return r.sqeTail - atomic.LoadUint32(r.sqHead)
+}
+
+// Publish makes the filled SQEs visible to the kernel without entering
+// it. With Unsubmitted and SubmitPublished it lets a mutex-protected
+// producer publish under its lock and enter outside it.
+func (r *Ring) Publish() { atomic.StoreUint32(r.sqTail, r.sqeTail) }
+
+// Pending reports SQEs handed out by NextSQE but not yet published.
+func (r *Ring) Pending() bool { return r.sqeTail != atomic.LoadUint32(r.sqTail) }
+
+// Unsubmitted is how many published SQEs the kernel has not consumed. It is
+// safe to call concurrently with NextSQE.
+func (r *Ring) Unsubmitted() uint32 {
+	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
+}
+
+// SubmitPublished enters the kernel for the published SQEs (see Publish);
+// it may run concurrently with NextSQE and Publish under the owner's lock,
+// but not with another Submit.
+func (r *Ring) SubmitPublished() (int, error) {
+	if r.flags&setupSQPoll != 0 {
+		if atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
+			return r.enter(0, 0, enterSQWakeup)
+		}
+		return 0, nil
+	}
+	n := r.Unsubmitted()
+	if n == 0 {
+		return 0, nil
+	}
+	return r.enter(n, 0, 0)
 }
 
 // Submit hands the filled SQEs to the kernel and returns how many it
