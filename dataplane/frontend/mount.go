@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -115,43 +114,46 @@ func (m *MountPoint) Dir() string { return m.dir }
 func (m *MountPoint) KernelRefs() int { return m.fs.inodes.len() }
 
 // Unmount unmounts and waits for the server to stop. A mount still busy
-// after unmountWait is detached (MNT_DETACH) and its FUSE connection
-// aborted, so Unmount always ends the mount: callers like test cleanup
-// must never leave one behind. It is safe to call more than once.
+// (open files, a process's working directory) is detached instead
+// (MNT_DETACH): it leaves the namespace at once, and the server stops
+// when the last file on it is closed; its FUSE connection is aborted
+// too where fusectl is mounted, failing those files' IO right away. So
+// Unmount always takes the mount away: callers like test cleanup must
+// never leave one behind. It is safe to call more than once.
 func (m *MountPoint) Unmount() error {
 	m.once.Do(func() {
-		err := m.srv.Unmount()
-		if err != nil {
+		if err := m.srv.Unmount(); err != nil {
 			m.fs.log.Warn("unmount busy, detaching", "dir", m.dir, "err", err)
-			derr := unix.Unmount(m.dir, unix.MNT_DETACH)
-			m.abort()
-			select {
-			case <-m.done:
-			case <-time.After(unmountWait):
-				derr = errors.Join(derr, fmt.Errorf("server of %s still running after abort", m.dir))
+			if derr := unix.Unmount(m.dir, unix.MNT_DETACH); derr != nil && derr != unix.EINVAL {
+				m.err = fmt.Errorf("unmount %s: %w; detach: %w", m.dir, err, derr)
 			}
-			err = errors.Join(err, derr)
+			if m.abort() {
+				select {
+				case <-m.done:
+				case <-time.After(unmountWait):
+					m.fs.log.Warn("server still running after abort", "dir", m.dir)
+				}
+			}
 		}
 		m.cancel()
-		if err != nil {
-			m.err = fmt.Errorf("unmount %s: %w", m.dir, err)
-		}
 	})
 	return m.err
 }
 
-// abort ends the FUSE connection: pending and future requests fail with
-// ENOTCONN and the server's reads of /dev/fuse return.
-func (m *MountPoint) abort() {
+// abort ends the FUSE connection through fusectl: pending and future
+// requests fail with ENOTCONN and the server's reads of /dev/fuse
+// return. It reports whether it could.
+func (m *MountPoint) abort() bool {
 	if m.dev == 0 {
-		return
+		return false
 	}
 	// The kernel names connections by its own dev_t encoding.
 	kdev := uint64(unix.Major(m.dev))<<20 | uint64(unix.Minor(m.dev))
 	p := "/sys/fs/fuse/connections/" + strconv.FormatUint(kdev, 10) + "/abort"
 	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
-		m.fs.log.Warn("abort fuse connection", "path", p, "err", err)
+		return false // fusectl not mounted: the detached mount ends at last close
 	}
+	return true
 }
 
 // Wait blocks until the mount ends (unmounted here or by umount(8)).
