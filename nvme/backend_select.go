@@ -8,6 +8,9 @@ import (
 // newBackend picks the IO path for t.
 func newBackend(t *target, o Options, log *slog.Logger) (backend, error) {
 	entries := entriesOf(o)
+	if t.vfio != nil {
+		return t.vfioBackend(o)
+	}
 	switch o.Backend {
 	case BackendSync:
 		return newSyncBackend(t.fd, entries), nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -56,7 +57,7 @@ func Format(path string, o FormatOptions) error {
 	if err != nil {
 		return fmt.Errorf("format drive %s: %w", path, err)
 	}
-	be := newSyncBackend(t.fd, 1)
+	be := t.rawBackend()
 	head := AlignedBuffer(superblockCopies * BlockSize)
 	if err := be.do(opRead, 0, head); err != nil {
 		return fmt.Errorf("format drive %s: read superblocks: %w", path, err)
@@ -154,11 +155,8 @@ func Open(path string, o Options) (*Drive, error) {
 	if !littleEndian() {
 		return nil, fmt.Errorf("open drive %s: the checksum table is little endian and this host is not: %w", path, ErrUnsupported)
 	}
-	if o.Backend == BackendVFIO {
-		if err := checkVFIO(o.PCIAddress); err != nil {
-			return nil, fmt.Errorf("open drive %s: %w", path, err)
-		}
-		return nil, fmt.Errorf("open drive %s: the vfio backend lives in nvme/vfio: %w", path, ErrUnsupported)
+	if o.Backend == BackendVFIO && !strings.HasPrefix(path, VFIOPrefix) {
+		return nil, fmt.Errorf("open drive %s: the vfio backend serves drives named %s<pci address> (%s%s): %w", path, VFIOPrefix, VFIOPrefix, o.PCIAddress, ErrUnsupported)
 	}
 	t, err := openTarget(path, o.ReadOnly)
 	if err != nil {
@@ -181,6 +179,7 @@ func Open(path string, o Options) (*Drive, error) {
 		DriveUUID: d.sb.driveUUID, ClusterUUID: d.sb.clusterUUID,
 		Backend: be.name(), Generation: d.sb.generation,
 		LogicalBlockSize: t.logical, CapacityBytes: t.capacity, ReadOnly: o.ReadOnly,
+		DataOffsetBytes: d.sb.dataStart * BlockSize,
 	}
 	log.Info("nvme: opened drive", "path", path, "backend", be.name(), "data_blocks", d.sb.dataBlocks,
 		"generation", d.sb.generation, "direct", t.direct, "memory", t.memory)
@@ -197,7 +196,7 @@ func entriesOf(o Options) int {
 // load reads and checks the superblocks and the checksum table.
 func (d *Drive) load(o Options) error {
 	path := d.t.path
-	be := newSyncBackend(d.t.fd, 1)
+	be := d.t.rawBackend()
 	head := AlignedBuffer(superblockCopies * BlockSize)
 	if err := be.do(opRead, 0, head); err != nil {
 		return fmt.Errorf("open drive %s: read superblocks: %w", path, err)

@@ -23,6 +23,7 @@ type target struct {
 	capacity    uint64 // bytes
 	devName     string // block device name in /sys/block ("loop3"), or ""
 	readOnly    bool
+	vfio        *vfioTarget // "vfio:<pci address>" drives (backend_vfio.go); fd is then -1
 }
 
 const (
@@ -33,6 +34,9 @@ const (
 // openTarget opens path exclusively: O_EXCL for block devices (the kernel
 // refuses a second exclusive opener), flock for regular files.
 func openTarget(path string, readOnly bool) (*target, error) {
+	if strings.HasPrefix(path, VFIOPrefix) {
+		return openVFIOTarget(path, readOnly)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return nil, fmt.Errorf("open drive %s: %w", path, err)
@@ -115,6 +119,9 @@ func openTarget(path string, readOnly bool) (*target, error) {
 }
 
 func (t *target) close() error {
+	if t.vfio != nil {
+		return t.vfio.close()
+	}
 	if !t.blockDevice {
 		unix.Flock(t.fd, unix.LOCK_UN) // a ring may still hold the file briefly
 	}

@@ -205,6 +205,20 @@ func (p *QueuePair) Depth() int { return len(p.slots) }
 // Inflight is the number of requests submitted and not yet polled.
 func (p *QueuePair) Inflight() int { return p.inflight }
 
+// Ready reports, without consuming anything, whether Poll would return a
+// completion now (it also runs the timeout scan when one is due), so a
+// caller can wait for work without taking it.
+func (p *QueuePair) Ready() bool {
+	if now := p.now(); now >= p.nextScan && p.inflight > 0 {
+		p.scan(now)
+	}
+	if len(p.deferred) > 0 {
+		return true
+	}
+	_, ok := p.q.peek()
+	return ok
+}
+
 // PollFd returns -1: completions arrive without interrupts, so there is
 // nothing to wait on; the owner polls.
 func (p *QueuePair) PollFd() int { return -1 }
