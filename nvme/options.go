@@ -139,4 +139,7 @@ type Info struct {
 	CapacityBytes uint64
 	// ReadOnly is set when the drive was opened ReadOnly.
 	ReadOnly bool
+	// DataOffsetBytes is where data block 0 starts on the target, for
+	// tools that compare against raw IO on the same device.
+	DataOffsetBytes uint64
 }
