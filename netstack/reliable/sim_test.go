@@ -2,10 +2,10 @@ package reliable
 
 import (
 	"bytes"
+	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 	"time"
 
@@ -20,6 +20,7 @@ type simNet struct {
 	delayNs, reorderNs   int64
 	inFlight             []simPacket
 	blockAtoB, blockBtoA bool
+	sent                 int
 }
 
 type simPacket struct {
@@ -45,21 +46,35 @@ func (n *simNet) send(nowNs int64, toB bool, pkt []byte) {
 		if n.rng.Float64() < n.reorder {
 			at += n.rng.Int64N(n.reorderNs)
 		}
-		n.inFlight = append(n.inFlight, simPacket{atNs: at, toB: toB, data: append([]byte(nil), pkt...), ord: len(n.inFlight)})
+		n.sent++
+		heap.Push((*simHeap)(&n.inFlight), simPacket{atNs: at, toB: toB, data: append([]byte(nil), pkt...), ord: n.sent})
 	}
 }
 
 // due removes and returns the packets that arrive by nowNs, in arrival
-// order.
+// order (ties in send order).
 func (n *simNet) due(nowNs int64) []simPacket {
-	sort.SliceStable(n.inFlight, func(i, j int) bool { return n.inFlight[i].atNs < n.inFlight[j].atNs })
-	k := 0
-	for k < len(n.inFlight) && n.inFlight[k].atNs <= nowNs {
-		k++
+	var out []simPacket
+	for len(n.inFlight) > 0 && n.inFlight[0].atNs <= nowNs {
+		out = append(out, heap.Pop((*simHeap)(&n.inFlight)).(simPacket))
 	}
-	out := append([]simPacket(nil), n.inFlight[:k]...)
-	n.inFlight = n.inFlight[k:]
 	return out
+}
+
+// simHeap orders packets by arrival time, then send order.
+type simHeap []simPacket
+
+func (h simHeap) Len() int { return len(h) }
+func (h simHeap) Less(i, j int) bool {
+	return h[i].atNs < h[j].atNs || h[i].atNs == h[j].atNs && h[i].ord < h[j].ord
+}
+func (h simHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *simHeap) Push(x any)   { *h = append(*h, x.(simPacket)) }
+func (h *simHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 type simEnd struct {
@@ -78,8 +93,12 @@ func expected(id uint64) []byte {
 		n = 200000 + r.IntN(100000) // some large, many-fragment messages
 	}
 	b := make([]byte, n)
+	x := uint32(id)*2654435761 | 1
 	for i := range b {
-		b[i] = byte(r.Uint32())
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
 	}
 	return b
 }
@@ -118,23 +137,32 @@ func runSim(t *testing.T, seed uint64, loss, dup, reorder float64, messages int)
 	a = newSimEnd(t, net, true, 11, pool, &now)
 	b = newSimEnd(t, net, false, 22, pool, &now)
 	nextA, nextB := 0, 0
+	var pendA, pendB []byte
 	step := int64(50 * time.Microsecond)
 	deadline := int64(10 * time.Minute)
 	for ; now < deadline; now += step {
 		// Offer new messages while the send rings have room.
 		for nextA < messages {
 			id := uint64(2*nextA + 2)
-			if err := a.s.Send(now, &proto.Header{Opcode: proto.OpEcho, RequestID: id}, expected(id)); err != nil {
+			if pendA == nil {
+				pendA = expected(id)
+			}
+			if err := a.s.Send(now, &proto.Header{Opcode: proto.OpEcho, RequestID: id}, pendA); err != nil {
 				break
 			}
 			nextA++
+			pendA = nil
 		}
 		for nextB < messages {
 			id := uint64(2*nextB + 1)
-			if err := b.s.Send(now, &proto.Header{Opcode: proto.OpEcho, RequestID: id, Flags: proto.FlagRDMA}, expected(id)); err != nil {
+			if pendB == nil {
+				pendB = expected(id)
+			}
+			if err := b.s.Send(now, &proto.Header{Opcode: proto.OpEcho, RequestID: id, Flags: proto.FlagRDMA}, pendB); err != nil {
 				break
 			}
 			nextB++
+			pendB = nil
 		}
 		for _, p := range net.due(now) {
 			if p.toB {
