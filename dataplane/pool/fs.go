@@ -82,7 +82,7 @@ func (f *FS) Info() FSInfo {
 	}
 	return FSInfo{Name: f.def.Name, CapacityBytes: f.def.CapacityBytes,
 		UsedBytes: uint64(f.usedBlocks.Load()) * journal.BlockBytes,
-		Data: int(f.def.Data), Parity: int(f.def.Parity), Files: files}
+		Data:      int(f.def.Data), Parity: int(f.def.Parity), Files: files}
 }
 
 func (f *FS) bkt(ino uint64) *bucket.Bucket { return f.buckets[bucket.Of(ino)] }

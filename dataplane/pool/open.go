@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 
@@ -71,6 +72,7 @@ func openState(paths []string, o Options, readOnly bool) (*Pool, *loaded, error)
 	}
 	var good []opened
 	var bad []string
+	var lastErr error
 	closeAll := func() {
 		for _, g := range good {
 			g.dev.Close()
@@ -78,8 +80,14 @@ func openState(paths []string, o Options, readOnly bool) (*Pool, *loaded, error)
 	}
 	for _, path := range paths {
 		dev, info, err := openDrive(path, readOnly)
+		if errors.Is(err, nvme.ErrBusy) {
+			// In use is not missing: another process runs this pool.
+			closeAll()
+			return nil, nil, fmt.Errorf("open pool: %w", err)
+		}
 		if err != nil {
 			o.Logger.Warn("drive unavailable", "path", path, "err", err)
+			lastErr = err
 			bad = append(bad, path)
 			continue
 		}
@@ -87,13 +95,14 @@ func openState(paths []string, o Options, readOnly bool) (*Pool, *loaded, error)
 		if err != nil {
 			o.Logger.Warn("drive holds no pool app root", "path", path, "err", err)
 			dev.Close()
+			lastErr = fmt.Errorf("drive %s: %w", path, err)
 			bad = append(bad, path)
 			continue
 		}
 		good = append(good, opened{path, dev, info, root})
 	}
 	if len(good) == 0 {
-		return nil, nil, fmt.Errorf("%w: none of the %d drives opened as a weft pool drive", ErrDrives, len(paths))
+		return nil, nil, fmt.Errorf("%w: none of the %d drives opened as a weft pool drive (last: %v)", ErrDrives, len(paths), lastErr)
 	}
 	// The newest app root names the pool and its size.
 	best := good[0].root

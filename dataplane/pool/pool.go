@@ -22,15 +22,15 @@ import (
 
 // Limits and defaults.
 const (
-	cacheBytesDefault        = 256 << 20       // write-back and read cache per pool
+	cacheBytesDefault        = 256 << 20 // write-back and read cache per pool
 	groupCommitDefault       = 2 * time.Millisecond
-	checkpointJournalDefault = 64 << 20        // journal bytes between checkpoints
-	segmentBlocks            = 1024            // 4 MiB journal segments
-	entryBytesMax            = 1 << 20         // one journal entry
-	writebackInterval        = time.Second     // dirty stripes older than this are written back
-	metaReserveBlocks        = 4096            // per drive, kept for journal and checkpoints
-	stripesPerInodeMax       = 64              // cached stripes one file may hold
-	fsNameBytesMax           = 64              // a file system's name
+	checkpointJournalDefault = 64 << 20    // journal bytes between checkpoints
+	segmentBlocks            = 1024        // 4 MiB journal segments
+	entryBytesMax            = 1 << 20     // one journal entry
+	writebackInterval        = time.Second // dirty stripes older than this are written back
+	metaReserveBlocks        = 4096        // per drive, kept for journal and checkpoints
+	stripesPerInodeMax       = 64          // cached stripes one file may hold
+	fsNameBytesMax           = 64          // a file system's name
 	drivesMin                = stripe.DataMin + 2
 )
 
