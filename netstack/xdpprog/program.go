@@ -87,29 +87,9 @@ func Attach(cfg Config, log *slog.Logger) (*Program, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	xsks, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name:       "weft_xsks",
-		Type:       ebpf.XSKMap,
-		KeySize:    4,
-		ValueSize:  4,
-		MaxEntries: queuesMax,
-	})
+	xsks, prog, err := load(cfg.Port, cfg.Frags)
 	if err != nil {
-		return nil, fmt.Errorf("xdpprog: create XSKMAP: %w", classify(err))
-	}
-	spec := &ebpf.ProgramSpec{
-		Name:         "weft_xdp",
-		Type:         ebpf.XDP,
-		License:      "Dual BSD/GPL",
-		Instructions: Instructions(cfg.Port, xsks.FD()),
-	}
-	if cfg.Frags {
-		spec.Flags = unix.BPF_F_XDP_HAS_FRAGS
-	}
-	prog, err := ebpf.NewProgram(spec)
-	if err != nil {
-		xsks.Close()
-		return nil, fmt.Errorf("xdpprog: load program (frags=%v): %w", cfg.Frags, classify(err))
+		return nil, err
 	}
 	p := &Program{xsks: xsks, prog: prog}
 	modes := []Mode{cfg.Mode}
@@ -137,6 +117,35 @@ func Attach(cfg Config, log *slog.Logger) (*Program, error) {
 		return nil, fmt.Errorf("xdpprog: attach to ifindex %d: %w (%v)", cfg.Ifindex, ErrPermission, err)
 	}
 	return nil, fmt.Errorf("xdpprog: attach to ifindex %d: %w (%v)", cfg.Ifindex, ErrUnsupported, err)
+}
+
+// load creates the XSKMAP and loads the program without attaching it.
+func load(port uint16, frags bool) (*ebpf.Map, *ebpf.Program, error) {
+	xsks, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "weft_xsks",
+		Type:       ebpf.XSKMap,
+		KeySize:    4,
+		ValueSize:  4,
+		MaxEntries: queuesMax,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("xdpprog: create XSKMAP: %w", classify(err))
+	}
+	spec := &ebpf.ProgramSpec{
+		Name:         "weft_xdp",
+		Type:         ebpf.XDP,
+		License:      "Dual BSD/GPL",
+		Instructions: Instructions(port, xsks.FD()),
+	}
+	if frags {
+		spec.Flags = unix.BPF_F_XDP_HAS_FRAGS
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if err != nil {
+		xsks.Close()
+		return nil, nil, fmt.Errorf("xdpprog: load program (frags=%v): %w", frags, classify(err))
+	}
+	return xsks, prog, nil
 }
 
 // Mode reports the mode the program is attached in.
