@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,12 +68,25 @@ func main() {
 	only := flag.String("jobs", "", "comma-separated job names to run (default all)")
 	mode := flag.String("mode", "wait", "weft completion mode: wait, spin or adaptive")
 	blocking := flag.Bool("blocking", false, "also run weft's blocking API (ReadBlocks/WriteBlocks from QD goroutines)")
+	rounds := flag.Int("rounds", 3, "alternating weft/fio rounds per job; the median is printed")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	roundsN = max(1, *rounds)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drive:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if *target == "" {
 		fmt.Fprintln(os.Stderr, "drive: -target is required")
 		os.Exit(2)
 	}
 	if err := run(*target, *force, *runtime, *only, *mode, *blocking); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "drive:", err)
 		os.Exit(1)
 	}
@@ -130,23 +145,52 @@ func run(target string, force bool, runtime time.Duration, only, modeName string
 		if only != "" && !contains(only, j.name) {
 			continue
 		}
-		d, err := nvme.Open(target, nvme.Options{Entries: 256, Mode: mode, Log: log})
-		if err != nil {
-			return err
+		// Alternate the engines round by round (weft first, then fio
+		// first) so drift in the shared host's load hits both alike, and
+		// report each engine's median round by IOPS.
+		var wrs, brs, frs []result
+		for round := range roundsN {
+			runWeft := func() error {
+				d, err := nvme.Open(target, nvme.Options{Entries: 256, Mode: mode, Log: log})
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				w := newWeft(d, region)
+				r, err := w.run(j, runtime)
+				if err != nil {
+					return err
+				}
+				wrs = append(wrs, r)
+				if blocking {
+					r, err := w.runBlocking(j, runtime)
+					if err != nil {
+						return err
+					}
+					brs = append(brs, r)
+				}
+				return nil
+			}
+			runFio := func() error {
+				r, err := fioRun(target, region, j, runtime)
+				frs = append(frs, r)
+				return err
+			}
+			first, second := runWeft, runFio
+			if round%2 == 1 {
+				first, second = runFio, runWeft
+			}
+			if err := first(); err != nil {
+				return fmt.Errorf("%s: %w", j.name, err)
+			}
+			if err := second(); err != nil {
+				return fmt.Errorf("%s: %w", j.name, err)
+			}
 		}
-		w := newWeft(d, region)
-		wr, err := w.run(j, runtime)
+		wr, fr := median(wrs), median(frs)
 		var br result
-		if err == nil && blocking {
-			br, err = w.runBlocking(j, runtime)
-		}
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("%s weft: %w", j.name, err)
-		}
-		fr, err := fioRun(target, region, j, runtime)
-		if err != nil {
-			return fmt.Errorf("%s fio: %w", j.name, err)
+		if blocking {
+			br = median(brs)
 		}
 		print := func(engine string, r result, ratio string) {
 			fmt.Printf("%-20s %-8s %10.0f %8.3f %9s %9s %8s\n", j.name, engine, r.iops, r.bytesSec/1e9, r.p50, r.p99, ratio)
@@ -167,4 +211,22 @@ func contains(list, name string) bool {
 		}
 	}
 	return false
+}
+
+// roundsN is the number of alternating rounds per job (-rounds).
+var roundsN = 3
+
+// median returns the result with the median IOPS.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int {
+		switch {
+		case a.iops < b.iops:
+			return -1
+		case a.iops > b.iops:
+			return 1
+		}
+		return 0
+	})
+	return s[len(s)/2]
 }

@@ -58,8 +58,8 @@ func (w *weft) fill() error {
 	return err
 }
 
-// next fills request slot i for job j.
-func (w *weft) next(j job, i int) {
+// next returns the request for slot i of job j.
+func (w *weft) next(j job, i int) nvme.Request {
 	blocks := uint64(j.bs / nvme.BlockSize)
 	var blk uint64
 	if j.seq {
@@ -75,29 +75,29 @@ func (w *weft) next(j job, i int) {
 	if j.write {
 		op = nvme.OpWrite
 	}
-	w.reqs[i] = nvme.Request{Op: op, Block: blk, Buf: w.arena[i*j.bs : (i+1)*j.bs], Tag: uint64(i)}
+	return nvme.Request{Op: op, Block: blk, Buf: w.arena[i*j.bs : (i+1)*j.bs], Tag: uint64(i)}
 }
 
 // loop keeps j.qd requests in flight until stop says so and returns the
-// number of completed requests.
+// number of completed requests. Requests freed by one Poll are resubmitted
+// together by one Submit (one io_uring_enter), as fio does.
 func (w *weft) loop(j job, stop func(done uint64) bool, record bool) (uint64, error) {
-	w.reqs = make([]nvme.Request, j.qd)
+	batch := make([]nvme.Request, 0, j.qd)
 	t0 := time.Now()
 	for i := range j.qd {
-		w.next(j, i)
-		w.start[i] = int64(time.Since(t0))
+		batch = append(batch, w.next(j, i))
+		w.start[i] = 0
 	}
-	pending := w.reqs // requests not yet accepted
 	var done, inflight uint64
 	stopping := false
 	for {
-		if len(pending) > 0 && !stopping {
-			n, err := w.d.Submit(pending)
+		if len(batch) > 0 && !stopping {
+			n, err := w.d.Submit(batch)
 			if err != nil {
 				return done, err
 			}
 			inflight += uint64(n)
-			pending = pending[n:]
+			batch = batch[:copy(batch, batch[n:])]
 		}
 		k := w.d.Poll(w.out)
 		if k == 0 {
@@ -110,8 +110,6 @@ func (w *weft) loop(j job, stop func(done uint64) bool, record bool) (uint64, er
 			continue
 		}
 		now := int64(time.Since(t0))
-		// Resubmit into the freed slots; they are contiguous in w.reqs
-		// only by luck, so collect them at the front of a scratch window.
 		for _, c := range w.out[:k] {
 			if c.Err != nil {
 				return done, fmt.Errorf("tag %d: %w", c.Tag, c.Err)
@@ -122,8 +120,10 @@ func (w *weft) loop(j job, stop func(done uint64) bool, record bool) (uint64, er
 				w.lat = append(w.lat, now-w.start[c.Tag])
 			}
 		}
-		if stop(done) {
+		if !stopping && stop(done) {
 			stopping = true
+		}
+		if stopping {
 			if inflight == 0 {
 				return done, nil
 			}
@@ -131,21 +131,8 @@ func (w *weft) loop(j job, stop func(done uint64) bool, record bool) (uint64, er
 		}
 		for _, c := range w.out[:k] {
 			i := int(c.Tag)
-			w.next(j, i)
+			batch = append(batch, w.next(j, i))
 			w.start[i] = now
-			if len(pending) == 0 {
-				pending = w.reqs[i : i+1]
-				continue
-			}
-			// Submit one at a time when slots are not adjacent.
-			n, err := w.d.Submit(w.reqs[i : i+1])
-			if err != nil {
-				return done, err
-			}
-			if n == 0 {
-				return done, fmt.Errorf("ring full with %d in flight", inflight)
-			}
-			inflight++
 		}
 	}
 }
