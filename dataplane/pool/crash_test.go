@@ -3,8 +3,8 @@ package pool_test
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
