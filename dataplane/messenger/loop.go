@@ -112,10 +112,20 @@ func (l *netLoop) queueReply(wi *workItem) {
 	l.qmu.Unlock()
 }
 
-// PollFd implements poller.Pollable: the kernel UDP socket. An AF_XDP
-// transport's descriptor is not needed here because the loop polls it on
-// every pass anyway.
+// PollFd implements poller.Pollable: the kernel UDP socket.
 func (l *netLoop) PollFd() int { return l.transports[l.fallback].PollFd() }
+
+// PollFds implements poller.MultiPollable: every live transport's
+// descriptor, so an Adaptive poller asleep in ppoll wakes for AF_XDP
+// frames too, not only for kernel UDP datagrams.
+func (l *netLoop) PollFds(dst []int) []int {
+	for i, t := range l.transports {
+		if !l.broken[i] {
+			dst = append(dst, t.PollFd())
+		}
+	}
+	return dst
+}
 
 // Poll implements poller.Pollable.
 func (l *netLoop) Poll(nowNs int64) int {

@@ -65,6 +65,19 @@ type Pollable interface {
 	PollFd() int
 }
 
+// MultiPollable is a Pollable with several descriptors to sleep on, such
+// as a messenger driving AF_XDP and kernel UDP at once: an Adaptive poller
+// must wake for frames on either.
+type MultiPollable interface {
+	Pollable
+	// PollFds appends every descriptor that polls readable when Poll has
+	// work (at most pollFdsPerPollableMax are used).
+	PollFds(dst []int) []int
+}
+
+// pollFdsPerPollableMax bounds the descriptors one MultiPollable adds.
+const pollFdsPerPollableMax = 8
+
 // Stats are one poller's loop counters.
 type Stats struct {
 	Core                int
@@ -297,6 +310,16 @@ func (p *poller) run(ctx context.Context) {
 		fds[n] = unix.PollFd{Fd: int32(p.eventfd), Events: unix.POLLIN}
 		n++
 		for _, q := range list {
+			if mq, ok := q.(MultiPollable); ok {
+				var more [pollFdsPerPollableMax]int
+				for _, fd := range mq.PollFds(more[:0]) {
+					if fd >= 0 && n < len(fds) {
+						fds[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+						n++
+					}
+				}
+				continue
+			}
 			if fd := q.PollFd(); fd >= 0 && n < len(fds) {
 				fds[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 				n++
