@@ -12,9 +12,15 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/weft-fs/weft/dataplane/poller"
@@ -32,50 +38,94 @@ func main() {
 	dur := flag.Duration("d", 2*time.Second, "duration of each throughput run")
 	probeOnly := flag.Bool("probe", false, "run only the raw small-packet probe")
 	dedicated := flag.Bool("dedicated", false, "busy-polling pollers (dedicated cores) instead of adaptive")
+	rounds := flag.Int("rounds", 3, "interleaved rounds per measurement; medians are printed")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/net:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	mode := poller.Adaptive
 	if *dedicated {
 		mode = poller.Dedicated
 	}
-	if err := run(*dur, *probeOnly, mode); err != nil {
+	if err := run(*dur, *probeOnly, mode, max(*rounds, 1)); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/net:", err)
 		os.Exit(1)
 	}
 }
 
-func run(d time.Duration, probeOnly bool, mode poller.Mode) error {
+func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds int) error {
 	n, err := testkit.SetupNet(testkit.NetConfig{Hosts: 2, MTU: 9000})
 	if err != nil {
 		return err
 	}
 	defer n.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		n.Close() // remove the namespaces even when interrupted
+		os.Exit(130)
+	}()
 	fmt.Printf("network: 2 namespaces (%s, %s), veth through a bridge, MTU 9000, %d ms per run\n\n",
 		n.Hosts[0].NS, n.Hosts[1].NS, d.Milliseconds())
 
-	fmt.Println("== raw small-packet probe: 64-byte UDP payloads, one busy sender, one busy receiver ==")
+	fmt.Printf("load average at start: %s\n", loadAvg())
+	fmt.Printf("== raw small-packet probe: 64-byte UDP payloads, one busy sender, one busy receiver, median of %d rounds ==\n", rounds)
 	const size = 64
-	plain, err := probePlainUDP(n, size, d)
-	if err != nil {
-		return err
+	type prober func() (rawResult, error)
+	probes := []prober{
+		func() (rawResult, error) { return probePlainUDP(n, size, d) },
+		func() (rawResult, error) { return probeUDPBatch(n, size, d) },
+		func() (rawResult, error) { return probeXDP(n, xdpprog.ModeNative, size, d) },
+		func() (rawResult, error) { return probeXDP(n, xdpprog.ModeGeneric, size, d) },
 	}
-	batch, err := probeUDPBatch(n, size, d)
-	if err != nil {
-		return err
-	}
-	results := []rawResult{plain, batch}
-	for _, m := range []xdpprog.Mode{xdpprog.ModeNative, xdpprog.ModeGeneric} {
-		r, err := probeXDP(n, m, size, d)
-		if err != nil {
-			return fmt.Errorf("af_xdp probe %s: %w", m, err)
+	runs := make([][]rawResult, len(probes))
+	for r := 0; r < rounds; r++ {
+		for i, p := range probes {
+			res, err := p()
+			if err != nil {
+				return err
+			}
+			runs[i] = append(runs[i], res)
 		}
-		results = append(results, r)
 	}
+	results := make([]rawResult, len(probes))
+	for i, rs := range runs {
+		slices.SortFunc(rs, func(a, b rawResult) int { return cmp.Compare(a.rxPerS, b.rxPerS) })
+		results[i] = rs[len(rs)/2]
+	}
+	plain, batch := results[0], results[1]
 	fmt.Printf("%-48s %14s %14s %10s %10s\n", "transport", "rx pkts/s", "tx pkts/s", "vs plain", "vs batch")
 	for _, r := range results {
 		fmt.Printf("%-48s %14.0f %14.0f %9.2fx %9.2fx  %s\n", r.name, r.rxPerS, r.txPerS, r.rxPerS/plain.rxPerS, r.rxPerS/batch.rxPerS, r.dropped)
 	}
 	if probeOnly {
+		fmt.Printf("\nload average at end: %s\n", loadAvg())
 		return nil
 	}
-	return benchWeft(n, d, mode)
+	if err := benchWeft(n, d, mode, rounds); err != nil {
+		return err
+	}
+	fmt.Printf("\nload average at end: %s (2 cores shared with other work: figures are noisy)\n", loadAvg())
+	return nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

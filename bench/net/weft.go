@@ -252,21 +252,31 @@ func runPlain(n *testkit.Net, d time.Duration) (figure, error) {
 	return f, err
 }
 
-// benchWeft runs the messenger comparison and prints the table.
-func benchWeft(n *testkit.Net, d time.Duration, mode poller.Mode) error {
-	fmt.Printf("\n== weft messenger vs plain kernel UDP: one-way messages (%d senders), 4 KiB echo latency; pollers %s ==\n", sendersPerRun, mode)
-	plain, err := runPlain(n, d)
-	if err != nil {
-		return fmt.Errorf("plain UDP: %w", err)
+// benchWeft runs the messenger comparison rounds times, interleaving
+// the transports so load from other processes hits them alike, and prints
+// medians.
+func benchWeft(n *testkit.Net, d time.Duration, mode poller.Mode, rounds int) error {
+	fmt.Printf("\n== weft messenger vs plain kernel UDP: one-way messages (%d senders), 4 KiB echo latency; pollers %s; median of %d rounds ==\n",
+		sendersPerRun, mode, rounds)
+	var plains, fallbacks, afxdps []figure
+	note := ""
+	for r := 0; r < rounds; r++ {
+		plain, err := runPlain(n, d)
+		if err != nil {
+			return fmt.Errorf("plain UDP: %w", err)
+		}
+		fallback, err := runWeft(n, "weft over kernel UDP fallback", "udp", mode, d)
+		if err != nil {
+			return err
+		}
+		afxdp, err := runWeft(n, "weft over AF_XDP", "iface", mode, d)
+		if err != nil {
+			return err
+		}
+		plains, fallbacks, afxdps = append(plains, plain), append(fallbacks, fallback), append(afxdps, afxdp)
+		note = afxdp.note
 	}
-	fallback, err := runWeft(n, "weft over kernel UDP fallback", "udp", mode, d)
-	if err != nil {
-		return err
-	}
-	afxdp, err := runWeft(n, "weft over AF_XDP", "iface", mode, d)
-	if err != nil {
-		return err
-	}
+	plain, fallback, afxdp := median(plains), median(fallbacks), median(afxdps)
 	figs := []figure{plain, fallback, afxdp}
 	fmt.Printf("%-36s", "transport")
 	for _, s := range messageSizes {
@@ -295,8 +305,30 @@ func benchWeft(n *testkit.Net, d time.Duration, mode poller.Mode) error {
 		}
 		fmt.Printf("  p50 %5.2fx  p99 %5.2fx\n", float64(pair.a.p50)/float64(pair.b.p50), float64(pair.a.p99)/float64(pair.b.p99))
 	}
-	fmt.Println("\n" + afxdp.note)
+	fmt.Println("\nlast AF_XDP round, client transports: " + note)
 	return nil
+}
+
+// median takes the per-metric median over rounds.
+func median(fs []figure) figure {
+	out := figure{name: fs[0].name, msgsPerS: make([]float64, len(fs[0].msgsPerS))}
+	for i := range out.msgsPerS {
+		v := make([]float64, len(fs))
+		for j, f := range fs {
+			v[j] = f.msgsPerS[i]
+		}
+		slices.Sort(v)
+		out.msgsPerS[i] = v[len(v)/2]
+	}
+	p50 := make([]time.Duration, len(fs))
+	p99 := make([]time.Duration, len(fs))
+	for j, f := range fs {
+		p50[j], p99[j] = f.p50, f.p99
+	}
+	slices.Sort(p50)
+	slices.Sort(p99)
+	out.p50, out.p99 = p50[len(p50)/2], p99[len(p99)/2]
+	return out
 }
 
 func sizeName(s int) string {
