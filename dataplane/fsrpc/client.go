@@ -19,8 +19,8 @@ const (
 	// data, readdir batches and xattr values: a caller with every group
 	// and two names fits with room to spare.
 	smallBufBytes = 8 << 10
-	// writeBufBytes holds the largest write request.
-	writeBufBytes = fsmsg.WriteHeaderBytes + fsmsg.IOBytesMax
+	// writeBufBytes holds the largest write request and its reply.
+	writeBufBytes = fsmsg.WriteHeaderBytes + fsmsg.IOBytesMax + fsmsg.WriteRespBytes
 	// largeBufBytes holds a readdir or xattr reply.
 	largeBufBytes = max(fsmsg.ReadDirRespBytesMax, fsmsg.XattrRespBytesMax)
 )
@@ -233,9 +233,12 @@ func (c *Client) Read(ctx context.Context, handle uint64, ino fs.Ino, off int64,
 	if len(buf) > fsmsg.IOBytesMax {
 		buf = buf[:fsmsg.IOBytesMax]
 	}
-	var req [fsmsg.ReadReqBytes]byte
+	// The messenger keeps req until the call completes, so a stack
+	// array would escape: a pooled buffer costs no allocation.
+	bp := c.small.Get().(*[]byte)
+	defer c.small.Put(bp)
 	m := fsmsg.ReadReq{Handle: handle, Ino: ino, Off: off, Size: uint32(len(buf))}
-	return c.call(ctx, fsmsg.OpRead, m.Append(req[:0]), buf, messenger.IOHint{Dir: messenger.IORead, Bytes: len(buf)})
+	return c.call(ctx, fsmsg.OpRead, m.Append((*bp)[:0]), buf, messenger.IOHint{Dir: messenger.IORead, Bytes: len(buf)})
 }
 
 // Write implements fs.Service. The data is copied once, behind the
@@ -249,8 +252,8 @@ func (c *Client) Write(ctx context.Context, handle uint64, ino fs.Ino, off int64
 	m := fsmsg.WriteReq{Handle: handle, Ino: ino, Off: off, Append: appendMode}
 	req := m.AppendHeader((*bp)[:0], len(data))
 	req = append(req, data...)
-	var resp [fsmsg.WriteRespBytes]byte
-	n, err := c.call(ctx, fsmsg.OpWrite, req, resp[:], messenger.IOHint{Dir: messenger.IOWrite, Bytes: len(data)})
+	resp := (*bp)[len(req) : len(req)+fsmsg.WriteRespBytes]
+	n, err := c.call(ctx, fsmsg.OpWrite, req, resp, messenger.IOHint{Dir: messenger.IOWrite, Bytes: len(data)})
 	if err != nil {
 		return 0, fs.Attr{}, err
 	}
@@ -363,11 +366,12 @@ func (c *Client) RemoveXattr(ctx context.Context, cl fs.Caller, ino fs.Ino, name
 
 // StatFS implements fs.Service.
 func (c *Client) StatFS(ctx context.Context) (fs.StatFS, error) {
-	var resp [fsmsg.StatFSBytes]byte
+	bp := c.small.Get().(*[]byte)
+	defer c.small.Put(bp)
 	var s fs.StatFS
-	n, err := c.call(ctx, fsmsg.OpStatFS, nil, resp[:], messenger.IOHint{})
+	n, err := c.call(ctx, fsmsg.OpStatFS, nil, *bp, messenger.IOHint{})
 	if err != nil {
 		return s, err
 	}
-	return s, fsmsg.DecodeStatFS(resp[:n], &s)
+	return s, fsmsg.DecodeStatFS((*bp)[:n], &s)
 }
