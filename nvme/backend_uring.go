@@ -21,11 +21,9 @@ import (
 //     fills SQEs and enters once per burst, Poll reaps the CQ from user
 //     memory, so a burst costs one syscall and a poll none;
 //   - the blocking ring, shared by the goroutine-safe blocking API:
-//     callers fill SQEs under a mutex and one of them enters for everyone
-//     queued meanwhile (flat combining), and one reaper goroutine — the
-//     only goroutine nvme starts, and only once the blocking API is first
-//     used — waits for completions in the Drive's CompletionMode and hands
-//     each result to its caller by user_data.
+//     callers fill SQEs under a mutex, one of them enters for everyone
+//     queued meanwhile (flat combining), and one of them at a time reaps
+//     for all (see blockRing). nvme starts no goroutine.
 //
 // Keeping the rings apart lets a poller and file-system goroutines use one
 // Drive at the same time without stealing each other's completions.
@@ -343,27 +341,37 @@ func (b *uringBackend) close() error {
 	return err
 }
 
-// blockRing serves the blocking API: many goroutines submit, one reaper
-// goroutine completes.
+// blockRing serves the blocking API with no goroutine of its own: the
+// callers themselves submit and reap (leader/followers).
+//
+//   - Submission: a caller fills its SQE under mu; then whichever caller
+//     wins the submitting flag enters the kernel for every SQE published
+//     meanwhile (flat combining), so a crowd costs a few syscalls.
+//   - Completion: the caller that holds reapMu is the reaper: it reaps the
+//     CQ and hands each result to its caller's channel by user_data, and
+//     waits (in the Drive's CompletionMode) while its own IO is in flight.
+//     When its own IO is done it leaves and passes the role on through
+//     wake to a caller still waiting. The others sleep on their channel.
+//
+// At queue depth 1 that is one io_uring_enter per IO (submit and wait in
+// the same call) and no goroutine handoff.
 type blockRing struct {
 	r          *uring.Ring
 	be         *uringBackend
 	mu         sync.Mutex // guards r.NextSQE and r.Publish
 	submitting atomic.Bool
-	free       chan uint32  // free waiter slots; its capacity bounds in-flight requests
-	done       []chan int32 // per slot: the CQE result
+	reapMu     sync.Mutex    // held by the current reaper
+	wake       chan struct{} // passes the reaper role to a waiting caller
+	free       chan uint32   // free waiter slots; its capacity bounds in-flight requests
+	done       []chan int32  // per slot: the CQE result
+	cqes       []uring.CQE   // the reaper's scratch, guarded by reapMu
 	inflight   atomic.Int64
-	start      sync.Once
-	running    bool // set inside start: the reaper goroutine was launched
-	stopped    chan struct{}
 }
-
-// closeUD marks the NOP that stops the reaper.
-const closeUD = ^uint64(0)
 
 func newBlockRing(r *uring.Ring, be *uringBackend) *blockRing {
 	n := int(r.SQEntries())
-	br := &blockRing{r: r, be: be, free: make(chan uint32, n), done: make([]chan int32, n), stopped: make(chan struct{})}
+	br := &blockRing{r: r, be: be, wake: make(chan struct{}, 1), free: make(chan uint32, n),
+		done: make([]chan int32, n), cqes: make([]uring.CQE, r.CQEntries())}
 	for i := range n {
 		br.free <- uint32(i)
 		br.done[i] = make(chan int32, 1)
@@ -372,10 +380,6 @@ func newBlockRing(r *uring.Ring, be *uringBackend) *blockRing {
 }
 
 func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
-	br.start.Do(func() {
-		br.running = true
-		go br.reap()
-	})
 	s := <-br.free
 	br.mu.Lock()
 	sqe := br.r.NextSQE() // never nil: unconsumed SQEs <= in-flight <= entries
@@ -383,11 +387,82 @@ func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
 	br.r.Publish()
 	br.mu.Unlock()
 	br.inflight.Add(1)
-	br.kick()
-	res := <-br.done[s]
+	res := br.await(s)
 	br.free <- s
 	runtime.KeepAlive(buf)
 	return resErr(res, len(buf), op)
+}
+
+// await submits (if no one else is) and waits for slot s's result, taking
+// the reaper role whenever it is free.
+func (br *blockRing) await(s uint32) int32 {
+	if br.reapMu.TryLock() {
+		return br.lead(s, true)
+	}
+	br.kick()
+	for {
+		select {
+		case res := <-br.done[s]:
+			return res
+		case <-br.wake:
+			if br.reapMu.TryLock() {
+				return br.lead(s, false)
+			}
+		}
+	}
+}
+
+// lead is the reaper's loop; it returns slot s's result with reapMu
+// released and the role passed on if IO is still in flight. fresh is set
+// when s's SQE may not be submitted yet: the first enter then submits and
+// waits in one syscall.
+func (br *blockRing) lead(s uint32, fresh bool) int32 {
+	var res int32
+	for got := false; !got; {
+		select {
+		case res = <-br.done[s]:
+			got = true
+			continue
+		default:
+		}
+		if n := br.r.Reap(br.cqes); n > 0 {
+			br.dispatch(n)
+			continue
+		}
+		if fresh && br.be.mode == CompleteWait {
+			// Submit everything published and wait for a completion in one
+			// io_uring_enter. This bypasses the submitting flag on purpose:
+			// holding it while asleep in the kernel would hold back the SQEs
+			// of callers arriving meanwhile. Concurrent enters are safe; the
+			// kernel consumes each SQE once.
+			if _, err := br.r.SubmitAndWaitPublished(1); err != nil && !errors.Is(err, uring.ErrBusy) {
+				br.be.log.Error("nvme: submit and wait failed", "err", err)
+			}
+			fresh = false
+			continue
+		}
+		br.kick()
+		fresh = false
+		if err := waitRing(br.r, br.be.mode, br.be.spin, func() bool { return br.inflight.Load() > 0 }); err != nil && !errors.Is(err, uring.ErrBusy) {
+			br.be.log.Error("nvme: waiting for completions failed", "err", err)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	br.reapMu.Unlock()
+	if br.inflight.Load() > 0 {
+		select {
+		case br.wake <- struct{}{}:
+		default:
+		}
+	}
+	return res
+}
+
+func (br *blockRing) dispatch(n int) {
+	for _, c := range br.cqes[:n] {
+		br.inflight.Add(-1)
+		br.done[c.UserData] <- c.Res
+	}
 }
 
 // kick submits every published SQE. Only one goroutine enters at a time;
@@ -406,40 +481,4 @@ func (br *blockRing) kick() {
 	}
 }
 
-// reap is the reaper goroutine.
-func (br *blockRing) reap() {
-	defer close(br.stopped)
-	cqes := make([]uring.CQE, br.r.CQEntries())
-	busy := func() bool { return br.inflight.Load() > 0 }
-	for {
-		n := br.r.Reap(cqes)
-		if n == 0 {
-			if err := waitRing(br.r, br.be.mode, br.be.spin, busy); err != nil && !errors.Is(err, uring.ErrBusy) {
-				br.be.log.Error("nvme: waiting for completions failed", "err", err)
-				time.Sleep(time.Millisecond)
-			}
-			continue
-		}
-		for _, c := range cqes[:n] {
-			if c.UserData == closeUD {
-				return
-			}
-			br.inflight.Add(-1)
-			br.done[c.UserData] <- c.Res
-		}
-	}
-}
-
-func (br *blockRing) close() error {
-	br.start.Do(func() {}) // no reaper starts after this
-	if br.running {
-		br.mu.Lock()
-		sqe := br.r.NextSQE() // no caller is in flight at Close
-		sqe.PrepNop(closeUD)
-		br.r.Publish()
-		br.mu.Unlock()
-		br.kick()
-		<-br.stopped
-	}
-	return br.r.Close()
-}
+func (br *blockRing) close() error { return br.r.Close() }

@@ -24,6 +24,9 @@ type Drive struct {
 	tab   *table
 	sbMu  sync.Mutex // serialises SetAppRoot
 	sb    superblock // guarded by sbMu
+	// The layout never changes after Open; copied out of sb so the IO
+	// paths read it without sbMu.
+	tableStart, dataStart, dataBlocks uint64
 	flMu  sync.Mutex // serialises Flush so a Flush never returns before an earlier one's table writes
 	info  Info
 	ro    bool
@@ -32,7 +35,7 @@ type Drive struct {
 }
 
 // dataOff is the byte offset of data block b.
-func (d *Drive) dataOff(b uint64) int64 { return int64((d.sb.dataStart + b) * BlockSize) }
+func (d *Drive) dataOff(b uint64) int64 { return int64((d.dataStart + b) * BlockSize) }
 
 // Format writes a fresh weft layout on path: a zeroed checksum table and
 // two superblock copies. It refuses a drive that holds foreign data
@@ -228,6 +231,7 @@ func (d *Drive) load(o Options) error {
 		return fmt.Errorf("open drive %s: formatted for %d bytes but the device has %d: %w", path, sb.capacity, d.t.capacity, ErrCorrupt)
 	}
 	d.sb = sb
+	d.tableStart, d.dataStart, d.dataBlocks = sb.tableStart, sb.dataStart, sb.dataBlocks
 	d.tab = newTable(sb.tableBlocks, sb.dataBlocks)
 	for b := uint64(0); b < sb.tableBlocks; {
 		n := min(sb.tableBlocks-b, RequestBytesMax/BlockSize)
@@ -286,8 +290,8 @@ func (d *Drive) check(what string, block uint64, buf []byte, write bool) error {
 		return fmt.Errorf("%s drive %s: %d bytes in one request, max %d: %w", what, d.t.path, len(buf), RequestBytesMax, ErrTooLarge)
 	}
 	n := uint64(len(buf) / BlockSize)
-	if block >= d.sb.dataBlocks || n > d.sb.dataBlocks-block {
-		return fmt.Errorf("%s drive %s: blocks [%d, %d) outside the data region [0, %d): %w", what, d.t.path, block, block+n, d.sb.dataBlocks, ErrOutOfRange)
+	if block >= d.dataBlocks || n > d.dataBlocks-block {
+		return fmt.Errorf("%s drive %s: blocks [%d, %d) outside the data region [0, %d): %w", what, d.t.path, block, block+n, d.dataBlocks, ErrOutOfRange)
 	}
 	if write && d.ro {
 		return fmt.Errorf("%s drive %s: opened read-only: %w", what, d.t.path, ErrReadOnly)
@@ -346,7 +350,7 @@ func (d *Drive) flushLocked() error {
 		for end < len(d.tab.dirty) && end-tb < RequestBytesMax/BlockSize && atomic.SwapUint32(&d.tab.dirty[end], 0) != 0 {
 			end++
 		}
-		off := int64((d.sb.tableStart + uint64(tb)) * BlockSize)
+		off := int64((d.tableStart + uint64(tb)) * BlockSize)
 		if err := d.be.do(opWrite, off, d.tab.raw[tb*BlockSize:end*BlockSize]); err != nil {
 			for i := tb; i < end; i++ {
 				d.tab.markDirty(i)

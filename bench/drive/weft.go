@@ -69,7 +69,7 @@ func (w *weft) next(j job, i int) nvme.Request {
 			w.seqPos = 0
 		}
 	} else {
-		blk = w.rng.Uint64N(w.r.weftBlocks/blocks) * blocks
+		blk = randomBlock(w.rng, w.r.weftBlocks, blocks, j.qd, i)
 	}
 	op := nvme.OpRead
 	if j.write {
@@ -177,7 +177,7 @@ func (w *weft) runBlocking(j job, d time.Duration) (result, error) {
 			var n uint64
 			seq := uint64(g) * (w.r.weftBlocks / uint64(j.qd)) / blocks * blocks
 			for time.Now().Before(end) {
-				blk := rng.Uint64N(w.r.weftBlocks/blocks) * blocks
+				blk := randomBlock(rng, w.r.weftBlocks, blocks, j.qd, g)
 				if j.seq {
 					blk = seq
 					seq += blocks
@@ -224,4 +224,16 @@ func summarize(n uint64, bs int, el time.Duration, lat []int64) result {
 		r.p99 = time.Duration(lat[len(lat)*99/100])
 	}
 	return r
+}
+
+// randomBlock picks a random aligned extent of n blocks in [0, total) for
+// slot i of qd. Slot i only uses extents whose index is i modulo qd, so two
+// writes in flight never hit the same block: their completions could
+// otherwise land in either order and leave a checksum that does not match
+// the data on disk (the file system above never does this; it writes
+// copy-on-write).
+func randomBlock(rng *rand.Rand, total, n uint64, qd, i int) uint64 {
+	extents := total / n
+	per := extents / uint64(qd)
+	return (rng.Uint64N(per)*uint64(qd) + uint64(i)) * n
 }

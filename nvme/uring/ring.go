@@ -242,6 +242,23 @@ func (r *Ring) SubmitPublished() (int, error) {
 	return r.enter(n, 0, 0)
 }
 
+// SubmitAndWaitPublished is SubmitPublished that also waits for min
+// completions in the same io_uring_enter.
+func (r *Ring) SubmitAndWaitPublished(min uint32) (int, error) {
+	var flags uintptr = enterGetEvents
+	n := r.Unsubmitted()
+	if r.flags&setupSQPoll != 0 {
+		n = 0
+		if atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
+			flags |= enterSQWakeup
+		}
+	}
+	if r.Ready() >= min {
+		min = 0
+	}
+	return r.enter(n, min, flags)
+}
+
 // Submit hands the filled SQEs to the kernel and returns how many it
 // consumed. With SQPOLL it only wakes the kernel thread when it sleeps.
 // ErrBusy means the kernel wants completions reaped first; the SQEs stay
