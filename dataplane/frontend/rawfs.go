@@ -248,10 +248,19 @@ func (f *fileSystem) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (
 
 // Write writes at the kernel's offset, or at the file's real end when
 // the handle has O_APPEND set (the kernel's idea of the end may be
-// stale when another client appended).
+// stale when another client appended). in.Flags are the file's current
+// flags, so fcntl(F_SETFL, O_APPEND) counts too.
+//
+// weft promises that a write made with O_DIRECT is durable when it
+// returns, as with O_SYNC/O_DSYNC (which the file system honours from
+// the open flags itself): an O_DIRECT write is followed by a data fsync.
 func (f *fileSystem) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	appendMode := in.Flags&syscall.O_APPEND != 0
-	_, _, err := f.svc.Write(f.ctx, in.Fh, fs.Ino(in.NodeId), int64(in.Offset), data, appendMode)
+	ino := fs.Ino(in.NodeId)
+	_, _, err := f.svc.Write(f.ctx, in.Fh, ino, int64(in.Offset), data, appendMode)
+	if err == nil && in.Flags&syscall.O_DIRECT != 0 && in.Flags&(syscall.O_SYNC|syscall.O_DSYNC) == 0 {
+		err = f.svc.Fsync(f.ctx, in.Fh, ino, true)
+	}
 	if err != nil {
 		return 0, status(err)
 	}
