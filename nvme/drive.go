@@ -18,20 +18,20 @@ import (
 // many goroutines. The poll-mode methods (Submit, Poll, PollFd) are not:
 // one poller goroutine owns them at a time.
 type Drive struct {
-	t     *target
-	be    backend
-	log   *slog.Logger
-	tab   *table
-	sbMu  sync.Mutex // serialises SetAppRoot
-	sb    superblock // guarded by sbMu
+	t    *target
+	be   backend
+	log  *slog.Logger
+	tab  *table
+	sbMu sync.Mutex // serialises SetAppRoot
+	sb   superblock // guarded by sbMu
 	// The layout never changes after Open; copied out of sb so the IO
 	// paths read it without sbMu.
 	tableStart, dataStart, dataBlocks uint64
-	flMu  sync.Mutex // serialises Flush so a Flush never returns before an earlier one's table writes
-	info  Info
-	ro    bool
-	state atomic.Uint32 // 0 open, 1 closed
-	poll  pollState
+	flMu                              sync.Mutex // serialises Flush so a Flush never returns before an earlier one's table writes
+	info                              Info
+	ro                                bool
+	state                             atomic.Uint32 // 0 open, 1 closed
+	poll                              pollState
 }
 
 // dataOff is the byte offset of data block b.
