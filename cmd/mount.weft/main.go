@@ -64,7 +64,8 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "mount.weft:", err)
 		return exitUsage
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	// ENOTCONN: a weft mount whose agent died; the agent clears it.
+	if st, err := os.Stat(dir); (err != nil && !errors.Is(err, syscall.ENOTCONN)) || (err == nil && !st.IsDir()) {
 		fmt.Fprintf(os.Stderr, "mount.weft: mount point %s is not a directory\n", dir)
 		return exitUsage
 	}

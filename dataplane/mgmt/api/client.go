@@ -52,7 +52,16 @@ func ReadToken(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read API token: %w (is weftd running, and are you root?)", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	tok := strings.TrimSpace(string(b))
+	for _, c := range []byte(tok) {
+		if c <= ' ' || c >= 0x7f {
+			return "", fmt.Errorf("API token file %s is malformed: want one line written by weftd", path)
+		}
+	}
+	if tok == "" {
+		return "", fmt.Errorf("API token file %s is empty", path)
+	}
+	return tok, nil
 }
 
 // Do sends one request; in (if not nil) is sent as JSON, the reply is

@@ -14,9 +14,9 @@ type errDamage int
 
 func (e errDamage) Error() string { return fmt.Sprintf("fsck: %d problem(s) found", int(e)) }
 
-// runFsck runs the pool's offline checker (pool.Check) over the drives:
-// it opens them read-only and exclusively, so a running weftd holding
-// them makes it fail instead of reading a moving target.
+// runFsck runs the pool's offline checker (pool.Check) over the drives,
+// opened read-only; weftd must be stopped so the drives do not change
+// under it.
 func runFsck(cmd *cobra.Command, g *globals, drives []string) error {
 	r, err := pool.Check(drives)
 	if err != nil {
