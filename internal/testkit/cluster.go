@@ -66,6 +66,26 @@ func ServeAndMount(t testing.TB, svc fs.Service, o frontend.Options) *Cluster {
 	t.Cleanup(func() { compute.Close() })
 	fsrpc.Serve(compute, svc, log)
 
+	c := &Cluster{Service: svc, Compute: compute}
+	c.Mount, c.Frontend, c.Client = c.mountClient(t, o, log)
+	c.Dir = c.Mount.Dir()
+	return c
+}
+
+// AddMount mounts the cluster's file system a second time through a
+// frontend of its own (its own messenger and fsrpc client): another
+// client of the same compute role, as a second host would be.
+func (c *Cluster) AddMount(t testing.TB, o frontend.Options) *frontend.MountPoint {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, _, _ := c.mountClient(t, o, log)
+	return m
+}
+
+// mountClient starts a frontend messenger, an fsrpc client of the
+// compute messenger, and a FUSE mount of that client.
+func (c *Cluster) mountClient(t testing.TB, o frontend.Options, log *slog.Logger) (*frontend.MountPoint, *messenger.Messenger, *fsrpc.Client) {
+	t.Helper()
 	if o.Core == 0 && o.NumCores == 0 {
 		o.Core = -1
 	}
@@ -73,16 +93,15 @@ func ServeAndMount(t testing.TB, svc fs.Service, o frontend.Options) *Cluster {
 	if err != nil {
 		t.Fatalf("frontend messenger config: %v", err)
 	}
-	front, err := messenger.New(ctx, mcfg, log)
+	front, err := messenger.New(context.Background(), mcfg, log)
 	if err != nil {
 		t.Fatalf("frontend messenger: %v", err)
 	}
 	t.Cleanup(func() { front.Close() })
-	client := fsrpc.NewClient(front, compute.LocalAddr())
+	client := fsrpc.NewClient(front, c.Compute.LocalAddr())
 	if o.Logger == nil {
 		o.Logger = log
 	}
 	o.AllowOther = true
-	m := MountService(t, client, o)
-	return &Cluster{Dir: m.Dir(), Mount: m, Service: svc, Compute: compute, Frontend: front, Client: client}
+	return MountService(t, client, o), front, client
 }
