@@ -1,9 +1,3 @@
-// Package cluster assembles a real local weft cluster for tests: a pool
-// of file-backed drives, one file system on it, served over a compute
-// messenger and mounted through a frontend messenger (see
-// testkit.ServeAndMount for the diagram). It lives apart from testkit
-// because it imports the pool, which imports nvme, whose own tests
-// import testkit.
 package cluster
 
 import (
