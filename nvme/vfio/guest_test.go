@@ -1,54 +1,39 @@
 package vfio
 
 // The tests in this file need a real NVMe controller behind an IOMMU: the
-// host-side TestGuestVFIO boots a QEMU guest (internal/testkit) that runs
+// host-side TestGuestVFIO (guest_boot_test.go) boots a QEMU guest that runs
 // the TestInGuest* tests of this package against an emulated controller.
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
 	"testing"
 	"time"
-
-	"github.com/weft-fs/weft/internal/testkit"
 )
 
 const (
-	guestSerial    = "wguvfio0"
+	guestSerial    = "wguvfio0" // must match guest_boot_test.go
 	guestDiskBytes = 64 << 20
 )
 
-func TestGuestVFIO(t *testing.T) {
-	if testkit.InGuest() {
-		t.Skip("already in the guest")
-	}
-	if testing.Short() {
-		t.Skip("boots a QEMU guest")
-	}
-	bin, err := testkit.BuildGuestTest(t.Context(), ".", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := testkit.GuestTest(t, testkit.GuestConfig{
-		Binary:     bin,
-		Args:       []string{"-test.run", "^TestInGuest", "-test.v", "-test.timeout", "4m"},
-		Disks:      []testkit.GuestDisk{{Serial: guestSerial, SizeBytes: guestDiskBytes}},
-		LoadNVMe:   true,
-		NVMeParams: "poll_queues=2",
-		Timeout:    4 * time.Minute,
-	})
-	t.Logf("guest ran in %v:\n%s", res.Elapsed, res.Output)
-}
+// inGuest mirrors testkit.InGuest: this internal test cannot import
+// testkit (testkit → dataplane → nvme → nvme/vfio is a cycle).
+func inGuest() bool { return os.Getenv("WEFT_GUEST") == "1" }
+
+// guestAddr is where testkit puts the guest's first NVMe controller
+// (guestAddr).
+const guestAddr = "0000:00:03.0"
 
 // guestController binds the guest's first NVMe to vfio-pci and opens it;
 // cleanup closes it and gives the device back to the nvme driver.
 func guestController(t *testing.T, o Options) *Controller {
 	t.Helper()
-	if !testkit.InGuest() {
+	if !inGuest() {
 		t.Skip("needs the QEMU guest (run by TestGuestVFIO)")
 	}
-	addr := testkit.GuestNVMeDevice(0)
+	addr := guestAddr
 	b, err := Bind("", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +84,8 @@ func run(t *testing.T, p *QueuePair, reqs ...Request) {
 }
 
 func TestInGuestIdentify(t *testing.T) {
-	addr := testkit.GuestNVMeDevice(0)
-	if testkit.InGuest() {
+	addr := guestAddr
+	if inGuest() {
 		if d, _ := Driver("", addr); d != "nvme" {
 			t.Fatalf("before Bind %s is on driver %q, want nvme", addr, d)
 		}
@@ -132,10 +117,10 @@ func TestInGuestIdentify(t *testing.T) {
 }
 
 func TestInGuestRelease(t *testing.T) {
-	if !testkit.InGuest() {
+	if !inGuest() {
 		t.Skip("needs the QEMU guest (run by TestGuestVFIO)")
 	}
-	addr := testkit.GuestNVMeDevice(0)
+	addr := guestAddr
 	b, err := Bind("", addr)
 	if err != nil {
 		t.Fatal(err)
