@@ -43,6 +43,7 @@ const (
 	guestFailCode         = 0x20*2 + 1       // QEMU exit code for verdict 0x20 (fail)
 	guestPrefix           = "wgu-guest-"     // owner prefix of temp dirs
 	guestPrepareTimeout   = 10 * time.Minute // first download of the kernel package
+	guestBootAttempts     = 2                // boots per run when the kernel panics before the binary starts
 )
 
 // ErrGuestUnavailable is returned when the guest cannot be booted here: no
@@ -96,6 +97,9 @@ type GuestResult struct {
 	Console []byte
 	// Elapsed is the wall time from QEMU start to exit.
 	Elapsed time.Duration
+	// Retries counts boots that panicked before the binary ran and were
+	// repeated.
+	Retries int
 }
 
 // RepoRoot returns the directory holding the module's go.mod, found by
@@ -169,6 +173,22 @@ func BuildGuestProgram(ctx context.Context, pkg, dir string) (string, error) {
 // ErrGuestFailed when the binary failed, crashed or timed out (the result is
 // filled in either way).
 func RunGuest(ctx context.Context, cfg GuestConfig) (GuestResult, error) {
+	var res GuestResult
+	var err error
+	for attempt := 0; attempt < guestBootAttempts; attempt++ {
+		res, err = runGuestOnce(ctx, cfg)
+		// A kernel that panicked before /init ran the binary is the
+		// emulator's flake (seen once under TCG with -cpu max on a loaded
+		// host), not the test's verdict: boot again.
+		if err == nil || len(res.Output) > 0 || !bytes.Contains(res.Console, []byte("Kernel panic")) {
+			break
+		}
+		res.Retries++
+	}
+	return res, err
+}
+
+func runGuestOnce(ctx context.Context, cfg GuestConfig) (GuestResult, error) {
 	var res GuestResult
 	if len(cfg.Disks) > guestDisksMax {
 		return res, fmt.Errorf("guest disks %d: at most %d", len(cfg.Disks), guestDisksMax)
