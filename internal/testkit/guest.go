@@ -177,13 +177,13 @@ func RunGuest(ctx context.Context, cfg GuestConfig) (GuestResult, error) {
 	var err error
 	for attempt := 0; attempt < guestBootAttempts; attempt++ {
 		res, err = runGuestOnce(ctx, cfg)
+		res.Retries = attempt
 		// A kernel that panicked before /init ran the binary is the
 		// emulator's flake (seen once under TCG with -cpu max on a loaded
 		// host), not the test's verdict: boot again.
 		if err == nil || len(res.Output) > 0 || !bytes.Contains(res.Console, []byte("Kernel panic")) {
 			break
 		}
-		res.Retries++
 	}
 	return res, err
 }
