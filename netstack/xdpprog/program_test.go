@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 const testPort = 7460
@@ -84,4 +87,37 @@ func TestBe16(t *testing.T) {
 	if int32(binary.NativeEndian.Uint16(b)) != be16(0x1d24) {
 		t.Fatalf("be16(0x1d24) = %#x", be16(0x1d24))
 	}
+}
+
+// TestAttachPermission: without CAP_BPF, CAP_SYS_ADMIN and CAP_NET_ADMIN
+// on the calling thread, Attach fails with ErrPermission.
+func TestAttachPermission(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop capabilities from")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var orig [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &orig[0]); err != nil {
+		t.Fatal(err)
+	}
+	dropped := orig
+	for _, c := range []uint{unix.CAP_BPF, unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_PERFMON} {
+		dropped[c/32].Effective &^= 1 << (c % 32)
+	}
+	if err := unix.Capset(&hdr, &dropped[0]); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Attach(Config{Ifindex: 1, Port: testPort}, nil)
+	if rerr := unix.Capset(&hdr, &orig[0]); rerr != nil {
+		panic(rerr)
+	}
+	if p != nil {
+		p.Close()
+	}
+	if !errors.Is(err, ErrPermission) {
+		t.Fatalf("got %v, want ErrPermission", err)
+	}
+	t.Log(err)
 }
