@@ -151,13 +151,19 @@ func helperBinary(t *testing.T) string {
 // errno it saw.
 func runAs(t *testing.T, uid uint32, mode string, args ...string) syscall.Errno {
 	t.Helper()
+	return runAsGroups(t, uid, nil, mode, args...)
+}
+
+// runAsGroups is runAs with supplementary groups.
+func runAsGroups(t *testing.T, uid uint32, groups []uint32, mode string, args ...string) syscall.Errno {
+	t.Helper()
 	for len(args) < 3 {
 		args = append(args, "-")
 	}
 	cmd := exec.Command(helperBinary(t), args...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	if uid != 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: groups}}
 	}
 	out, err := cmd.Output()
 	if err != nil {

@@ -200,6 +200,18 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("uid %d %s %s: got %v, want %v", nobody, c.mode, filepath.Base(c.path), got, c.want)
 		}
 	}
+	// A supplementary group grants what the group bits allow: the
+	// frontend passes the caller's groups to the compute role.
+	grp := filepath.Join(dir, "group-readable")
+	mustWrite(t, grp, []byte("team data"))
+	os.Chown(grp, 0, 4242)
+	os.Chmod(grp, 0o640)
+	if got := runAsGroups(t, nobody, []uint32{4242}, "open-r", grp); got != 0 {
+		t.Errorf("member of group 4242 reads 0640 root:4242 file: %v", got)
+	}
+	if got := runAsGroups(t, nobody, []uint32{4243}, "open-r", grp); got != syscall.EACCES {
+		t.Errorf("non-member reads 0640 root:4242 file: %v, want EACCES", got)
+	}
 	// Root passes every check.
 	if got := runAs(t, 0, "open-r", secret); got != 0 {
 		t.Errorf("root open-r secret: %v", got)
