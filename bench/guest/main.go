@@ -20,11 +20,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/weft-fs/weft/internal/testkit"
+	"github.com/weft-fs/weft/nvme"
 	"github.com/weft-fs/weft/nvme/uring"
 	"github.com/weft-fs/weft/nvme/vfio"
 )
@@ -117,22 +119,35 @@ func guest(d time.Duration, span uint64) error {
 		return err
 	}
 	results = append(results, vres...)
+	dres, err := driveRuns(d, offs)
+	if err != nil {
+		return err
+	}
+	results = append(results, dres...)
 	fmt.Printf("4 KiB random reads, %v each, emulated NVMe under TCG (ratios only)\n", d)
 	fmt.Printf("%-22s %5s %12s %10s\n", "path", "QD", "IOPS", "ratio")
 	for _, depth := range []int{1, depthMax} {
-		var ref float64
+		var ref, dref float64
 		for _, r := range results {
-			if r.depth == depth && r.name == "io_uring interrupts" {
+			switch {
+			case r.depth == depth && r.name == "io_uring interrupts":
 				ref = r.iops
+			case r.depth == depth && r.name == "Drive io_uring irq":
+				dref = r.iops
 			}
 		}
 		for _, r := range results {
 			if r.depth == depth {
-				fmt.Printf("%-22s %5d %12.0f %9.2fx\n", r.name, r.depth, r.iops, r.iops/ref)
+				base := ref
+				if strings.HasPrefix(r.name, "Drive") {
+					base = dref
+				}
+				fmt.Printf("%-22s %5d %12.0f %9.2fx\n", r.name, r.depth, r.iops, r.iops/base)
 			}
 		}
 	}
-	fmt.Println("ratio: IOPS / io_uring with interrupts at the same queue depth, measured in this run")
+	fmt.Println("ratio: IOPS / io_uring with interrupts at the same queue depth, measured in this run;")
+	fmt.Println("Drive rows go through nvme.Drive's burst API (CRC32C verify per block) and compare to its io_uring irq row")
 	return nil
 }
 
@@ -263,4 +278,108 @@ func vfioRuns(d time.Duration, offs []uint64) ([]result, error) {
 		out = append(out, result{"vfio (userspace)", depth, float64(done) / el.Seconds()})
 	}
 	return out, nil
+}
+
+// driveRuns repeats the measurement through nvme.Drive's poll-mode burst
+// API, the one the drive role uses, on each backend: the same Submit/Poll
+// loop whatever serves the drive.
+func driveRuns(d time.Duration, offs []uint64) ([]result, error) {
+	if err := nvme.Format(guestDev, nvme.FormatOptions{Force: true}); err != nil {
+		return nil, err
+	}
+	type backend struct {
+		name string
+		path string
+		o    nvme.Options
+		spin bool
+	}
+	var out []result
+	for _, b := range []backend{
+		{"Drive io_uring irq", guestDev, nvme.Options{Backend: nvme.BackendURing, Entries: depthMax}, false},
+		{"Drive io_uring IOPOLL", guestDev, nvme.Options{Backend: nvme.BackendURing, Poll: nvme.PollIO, Mode: nvme.CompleteSpin, Entries: depthMax}, true},
+		{"Drive vfio", nvme.VFIOPrefix + testkit.GuestNVMeDevice(0), nvme.Options{Entries: depthMax}, true},
+	} {
+		dr, err := nvme.Open(b.path, b.o)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.name, err)
+		}
+		blocks := dr.Info().DataBlocks
+		mem := nvme.AlignedBuffer(depthMax * blockBytes)
+		if err := dr.RegisterBuffers([][]byte{mem}); err != nil {
+			dr.Close()
+			return nil, err
+		}
+		for _, depth := range []int{1, depthMax} {
+			iops, err := driveRun(dr, d, depth, b.spin, mem, blocks, offs)
+			if err != nil {
+				dr.Close()
+				return nil, fmt.Errorf("%s: %w", b.name, err)
+			}
+			out = append(out, result{b.name, depth, iops})
+		}
+		if err := dr.Close(); err != nil {
+			return nil, err
+		}
+		if b.path != guestDev {
+			// Give the kernel driver time to bring the namespace back.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(guestDev); err == nil {
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func driveRun(dr *nvme.Drive, d time.Duration, depth int, spin bool, mem []byte, blocks uint64, offs []uint64) (float64, error) {
+	reqs := make([]nvme.Request, depth)
+	cpl := make([]nvme.Completion, depthMax)
+	next, done := 0, 0
+	block := func() uint64 { b := offs[next%len(offs)] / blockBytes % blocks; next++; return b }
+	for s := range reqs {
+		reqs[s] = nvme.Request{Op: nvme.OpRead, Block: block(), Buf: mem[s*blockBytes : (s+1)*blockBytes], Tag: uint64(s)}
+	}
+	if _, err := dr.Submit(reqs); err != nil {
+		return 0, err
+	}
+	one := make([]nvme.Request, 1)
+	inflight := depth
+	start := time.Now()
+	for {
+		n := dr.Poll(cpl)
+		if n == 0 && !spin {
+			if err := dr.Wait(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		stop := done >= 1024 && time.Since(start) >= d
+		for _, c := range cpl[:n] {
+			inflight--
+			if c.Err != nil {
+				return 0, c.Err
+			}
+			done++
+			if stop {
+				continue
+			}
+			s := int(c.Tag)
+			one[0] = nvme.Request{Op: nvme.OpRead, Block: block(), Buf: mem[s*blockBytes : (s+1)*blockBytes], Tag: uint64(s)}
+			if _, err := dr.Submit(one); err != nil {
+				return 0, err
+			}
+			inflight++
+		}
+		if stop {
+			el := time.Since(start)
+			for inflight > 0 {
+				if !spin {
+					dr.Wait()
+				}
+				inflight -= dr.Poll(cpl)
+			}
+			return float64(done) / el.Seconds(), nil
+		}
+	}
 }
