@@ -54,6 +54,7 @@ type fileSystem struct {
 	ctx context.Context
 
 	batches sync.Pool // *dirBatch
+	results sync.Pool // *readResult
 }
 
 func newFileSystem(ctx context.Context, svc fs.Service, o Options) *fileSystem {
@@ -67,6 +68,7 @@ func newFileSystem(ctx context.Context, svc fs.Service, o Options) *fileSystem {
 	}
 	f.dirPlus, _ = svc.(DirPlusReader)
 	f.batches.New = func() any { return new(dirBatch) }
+	f.results.New = func() any { return &readResult{pool: &f.results} }
 	return f
 }
 
@@ -243,7 +245,7 @@ func (f *fileSystem) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (
 	if err != nil {
 		return nil, status(err)
 	}
-	return fuse.ReadResultData(buf[:n]), fuse.OK
+	return f.newReadResult(buf[:n]), fuse.OK
 }
 
 // Write writes at the kernel's offset, or at the file's real end when
