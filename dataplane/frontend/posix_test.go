@@ -369,6 +369,16 @@ func TestRename(t *testing.T) {
 	wantErrno(t, "missing source", unix.Rename(filepath.Join(dir, "nope"), file), syscall.ENOENT)
 	wantErrno(t, "RENAME_NOREPLACE", unix.Renameat2(unix.AT_FDCWD, file, unix.AT_FDCWD, filepath.Join(d2, "d1", "moved"), unix.RENAME_NOREPLACE), syscall.EEXIST)
 	wantErrno(t, "dir over file in other dir", unix.Rename(empty, filepath.Join(full, "x")), syscall.ENOTDIR)
+	// RENAME_EXCHANGE swaps two names atomically.
+	x, y := filepath.Join(dir, "x"), filepath.Join(dir, "y")
+	mustWrite(t, x, []byte("X"))
+	mustWrite(t, y, []byte("Y"))
+	if err := unix.Renameat2(unix.AT_FDCWD, x, unix.AT_FDCWD, y, unix.RENAME_EXCHANGE); err != nil {
+		t.Errorf("RENAME_EXCHANGE: %v", err)
+	} else if string(mustRead(t, x)) != "Y" || string(mustRead(t, y)) != "X" {
+		t.Errorf("RENAME_EXCHANGE: x=%q y=%q", mustRead(t, x), mustRead(t, y))
+	}
+	wantErrno(t, "RENAME_EXCHANGE with missing target", unix.Renameat2(unix.AT_FDCWD, x, unix.AT_FDCWD, filepath.Join(dir, "none"), unix.RENAME_EXCHANGE), syscall.ENOENT)
 	// dir over an empty dir replaces it.
 	os.Mkdir(filepath.Join(dir, "e2"), 0o755)
 	if err := unix.Rename(empty, filepath.Join(dir, "e2")); err != nil {
