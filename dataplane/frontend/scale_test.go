@@ -159,6 +159,7 @@ func runWriters(t *testing.T, path func(i int) string) {
 // fioJob is one fio verify job: written, then read back and checked.
 type fioJob struct {
 	name, rw, bs, size string
+	direct             bool // O_DIRECT: every write durable on return
 }
 
 func TestFioVerify(t *testing.T) {
@@ -168,12 +169,18 @@ func TestFioVerify(t *testing.T) {
 	}
 	dir := newMount(t)
 	for _, j := range []fioJob{
-		{"seq1m", "write", "1M", "16M"},
-		{"rand4k", "randwrite", "4k", "4M"},
+		{"seq1m", "write", "1M", "16M", false},
+		{"rand4k", "randwrite", "4k", "4M", false},
+		{"seq1m-direct", "write", "1M", "8M", true},
+		{"rand4k-direct", "randwrite", "4k", "1M", true},
 	} {
 		t.Run(j.name, func(t *testing.T) {
+			direct := "0"
+			if j.direct {
+				direct = "1"
+			}
 			out, err := exec.Command(fio, "--name="+j.name, "--directory="+dir,
-				"--rw="+j.rw, "--bs="+j.bs, "--size="+j.size, "--numjobs=4",
+				"--rw="+j.rw, "--bs="+j.bs, "--size="+j.size, "--numjobs=4", "--direct="+direct,
 				"--ioengine=psync", "--verify=crc32c", "--do_verify=1",
 				"--verify_fatal=1", "--group_reporting=0", "--output-format=json").CombinedOutput()
 			if err != nil {
