@@ -164,6 +164,10 @@ type Session struct {
 	lastProbeNs int64
 	dead        bool
 
+	// msgHdr is the header handed to Deliver; a field, not a local, so
+	// it does not escape to the heap once per message.
+	msgHdr proto.Header
+
 	counters Counters
 }
 
@@ -339,8 +343,8 @@ func (s *Session) deliver(nowNs int64, h *proto.Header, payload []byte) bool {
 	if h.Flags&proto.FlagFragment == 0 {
 		s.counters.MessagesDelivered++
 		if s.cfg.Deliver != nil {
-			m := *h
-			s.cfg.Deliver(&m, payload)
+			s.msgHdr = *h
+			s.cfg.Deliver(&s.msgHdr, payload)
 		}
 		return true
 	}
@@ -356,13 +360,14 @@ func (s *Session) deliver(nowNs int64, h *proto.Header, payload []byte) bool {
 		return true
 	}
 	if msg != nil {
-		m := *h
+		m := &s.msgHdr
+		*m = *h
 		m.Flags &^= proto.FlagFragment | proto.FlagLastFragment
 		m.FragIndex, m.FragCount, m.FragOffset = 0, 0, 0
 		m.PayloadLen = 0
 		s.counters.MessagesDelivered++
 		if s.cfg.Deliver != nil {
-			s.cfg.Deliver(&m, msg)
+			s.cfg.Deliver(m, msg)
 		}
 		s.cfg.Reassembler.Release(slot)
 	}
