@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -97,7 +98,9 @@ func probeXDP(n *testkit.Net, mode xdpprog.Mode, size int, d time.Duration) (raw
 		return rawResult{}, err
 	}
 	defer b.Close()
-	if err := a.Resolve(n.Hosts[1].Addr, 5*time.Second); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Resolve(ctx, n.Hosts[1].Addr); err != nil {
 		return rawResult{}, err
 	}
 	rx, tx := pump(a, b, b.LocalAddr(), size, d)

@@ -1,6 +1,7 @@
 package xdp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -439,24 +440,23 @@ func headerBytes(chunk int) int {
 	return 0
 }
 
-// Resolve blocks until the next-hop MAC of peer is known or ctx-like
-// timeout passes; pollers never call it, set-up code may, to avoid the
-// first datagrams being dropped.
-func (t *Transport) Resolve(peer netip.Addr, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// Resolve waits until the next-hop MAC of peer is known or ctx ends.
+// Pollers never call it; set-up code may, so the first datagrams to a new
+// peer are not dropped while the kernel resolves it.
+func (t *Transport) Resolve(ctx context.Context, peer netip.Addr) error {
 	for {
-		now := time.Now()
-		_, ok, err := t.neigh.lookup(peer, now.UnixNano())
+		_, ok, err := t.neigh.lookup(peer, time.Now().UnixNano())
 		if err != nil {
 			return err
 		}
 		if ok {
 			return nil
 		}
-		if now.After(deadline) {
-			return fmt.Errorf("xdp: next hop of %s not resolved within %v", peer, timeout)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("xdp: next hop of %s not resolved: %w", peer, ctx.Err())
+		case <-time.After(time.Millisecond):
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

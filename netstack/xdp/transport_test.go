@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -32,12 +33,8 @@ func openPair(t *testing.T, n *testkit.Net, mode xdpprog.Mode, jumbo bool) (a, b
 		return tr
 	}
 	a, b = open(n.Hosts[0]), open(n.Hosts[1])
-	if err := a.Resolve(n.Hosts[1].Addr, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Resolve(n.Hosts[0].Addr, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	resolve(t, a, n.Hosts[1].Addr)
+	resolve(t, b, n.Hosts[0].Addr)
 	return a, b
 }
 
@@ -267,9 +264,7 @@ func BenchmarkSendRecv64(b *testing.B) {
 		return tr
 	}
 	a, c := open(n.Hosts[0]), open(n.Hosts[1])
-	if err := a.Resolve(n.Hosts[1].Addr, 5*time.Second); err != nil {
-		b.Fatal(err)
-	}
+	resolve(b, a, n.Hosts[1].Addr)
 	const burst = 32
 	tx := make([]netstack.Packet, burst)
 	rx := make([]netstack.Packet, burst)
@@ -289,5 +284,15 @@ func BenchmarkSendRecv64(b *testing.B) {
 		if _, err := c.RecvBurst(rx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// resolve waits for the next hop of peer, failing the test after 5 s.
+func resolve(t testing.TB, tr *Transport, peer netip.Addr) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Resolve(ctx, peer); err != nil {
+		t.Fatal(err)
 	}
 }
