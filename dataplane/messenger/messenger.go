@@ -133,6 +133,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		go m.worker()
 	}
 	g.Register(0, m.loop)
+	// The loop polls every transport on each pass; an Adaptive poller must
+	// also wake for each of their descriptors, not only kernel UDP's.
+	for _, t := range transports[:len(transports)-1] {
+		if fd := t.PollFd(); fd >= 0 {
+			g.Register(0, wakeFd(fd))
+		}
+	}
 	if err := g.Start(ctx); err != nil {
 		m.stop()
 		m.workers.Wait()
@@ -150,6 +157,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		"payload_max", m.loop.pool.SizeBytes(), "pollers", g.Len(), "mode", g.Mode().String())
 	return m, nil
 }
+
+// wakeFd is a Pollable with no work of its own: it only lends its
+// descriptor to the poller's sleep.
+type wakeFd int
+
+func (f wakeFd) Poll(int64) int { return 0 }
+func (f wakeFd) PollFd() int    { return int(f) }
 
 // openXDP asks the hook for an AF_XDP transport when Net names an
 // interface, logging exactly why it falls back to UDP otherwise.
