@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +110,7 @@ type Transport struct {
 	localBuf   []byte
 	localFd    int         // raw IPv4 socket for peers on this host, or -1
 	closeReq   atomic.Bool // CloseSocket asked; the owner closes on its next call
+	sockMu     sync.Mutex  // orders closing the socket against Stats; not taken on the hot path
 }
 
 var _ netstack.Transport = (*Transport)(nil)
@@ -300,6 +302,13 @@ func (t *Transport) RecvBurst(pkts []netstack.Packet) (int, error) {
 			return got, err
 		}
 	}
+	// A kick that met a busy device left frames on the TX ring; the
+	// poller may not send again soon, so every receive pass retries.
+	if t.sock.TxPending() > 0 {
+		if err := t.sock.Kick(); err != nil {
+			return got, err
+		}
+	}
 	return got, nil
 }
 
@@ -388,8 +397,10 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 		}
 		chunks := (HeadersLen + n + frameSize - 1) / frameSize
 		if chunks > room || chunks > t.sock.FreeTx() {
-			if t.sock.Complete() == 0 || chunks > t.sock.FreeTx() {
-				break
+			t.sock.Complete()
+			room = t.sock.TxRoom() - len(txd)
+			if chunks > room || chunks > t.sock.FreeTx() {
+				break // ring or chunks exhausted: the caller retries the rest
 			}
 		}
 		t.hdr.DstMAC = mac
@@ -468,9 +479,11 @@ func (t *Transport) Stats() Stats {
 		TxPackets: t.stats.txPackets.Load(), TxBytes: t.stats.txBytes.Load(),
 		TxNoNeighbour: t.stats.txNoNeigh.Load(), TxLocal: t.stats.txLocal.Load(), TxTooBig: t.stats.txTooBig.Load(),
 	}
+	t.sockMu.Lock()
 	if t.sock != nil {
 		s.Socket, _ = t.sock.Stats()
 	}
+	t.sockMu.Unlock()
 	return s
 }
 
@@ -478,10 +491,12 @@ func (t *Transport) Stats() Stats {
 // detaches the program and releases the netlink handle.
 func (t *Transport) Close() error {
 	var errs []error
+	t.sockMu.Lock()
 	if t.sock != nil {
 		errs = append(errs, t.sock.Close())
 		t.sock = nil
 	}
+	t.sockMu.Unlock()
 	if t.prog != nil {
 		errs = append(errs, t.prog.Close())
 		t.prog = nil
@@ -508,8 +523,10 @@ func (t *Transport) CloseSocket() { t.closeReq.Store(true) }
 // closed runs on the owning poller: it carries out a CloseSocket request.
 func (t *Transport) closed() error {
 	if t.sock != nil {
+		t.sockMu.Lock()
 		t.sock.Close()
 		t.sock = nil
+		t.sockMu.Unlock()
 		t.log.Warn("af_xdp socket closed; the kernel UDP socket receives from now on", "local", t.local)
 	}
 	return ErrClosed
