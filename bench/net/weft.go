@@ -25,7 +25,7 @@ var messageSizes = []int{64, 4 << 10, 64 << 10, 1 << 20}
 
 const (
 	// sendersPerRun goroutines push one-way messages concurrently.
-	sendersPerRun = 4
+	sendersPerRun = 32
 	// latencyCallsMax bounds the request/response samples.
 	latencyCallsMax = 20000
 	latencySize     = 4 << 10
