@@ -16,8 +16,6 @@ import (
 	"github.com/weft-fs/weft/dataplane/poller"
 	"github.com/weft-fs/weft/dataplane/pool"
 	"github.com/weft-fs/weft/dataplane/stripe"
-	"github.com/weft-fs/weft/netstack"
-	"github.com/weft-fs/weft/netstack/xdp"
 	"github.com/weft-fs/weft/nvme"
 )
 
@@ -95,11 +93,6 @@ func poolPaths(st mgmt.State) ([]string, error) {
 	return paths, nil
 }
 
-// openXDP is the messenger's AF_XDP hook.
-func openXDP(ctx context.Context, r messenger.XDPRequest) (netstack.Transport, error) {
-	return xdp.Open(xdp.AutoConfig(r.Interface, r.Addr, r.Queue, r.Log))
-}
-
 // serveFS starts the messenger and fsrpc server of one file system.
 func (a *Agent) serveFS(name string) error {
 	a.dataMu.Lock()
@@ -125,10 +118,9 @@ func (a *Agent) serveFS(name string) error {
 	log := a.log.With("role", "compute", "fs", name)
 	addr := netip.AddrPortFrom(a.dataAddr().Addr(), uint16(a.cfg.DataPort+slot))
 	m, err := messenger.New(a.life, messenger.Config{
-		Addr:    addr,
-		Net:     "udp", // the frontends of this host reach it over loopback
-		Poller:  poller.Config{Cores: a.cpus.compute, Mode: a.pollMode()},
-		OpenXDP: openXDP,
+		Addr:   addr,
+		Net:    "udp", // the frontends of this host reach it over loopback
+		Poller: poller.Config{Cores: a.cpus.compute, Mode: a.pollMode()},
 	}, log)
 	if err != nil {
 		return fmt.Errorf("compute messenger for %q on %s: %w", name, addr, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdnet "net"
 	"net/netip"
 	"os"
 	"strings"
@@ -30,6 +31,9 @@ const (
 	// unmountServerWait is how long an unmount waits for the FUSE server
 	// to end after the kernel let go.
 	unmountServerWait = 10 * time.Second
+	// busyUnmountGrace is how long a stopping agent lets the users of a
+	// busy mount finish before it aborts the mount's FUSE connection.
+	busyUnmountGrace = 10 * time.Second
 	// mountsMax bounds the mounts one agent serves.
 	mountsMax = 64
 )
@@ -86,7 +90,15 @@ func (a *Agent) Mount(ctx context.Context, f api.FileSystem, req api.MountReques
 	if err != nil {
 		return api.Mount{}, fmt.Errorf("%w: %w", mgmt.ErrInvalid, err)
 	}
-	mc.OpenXDP = openXDP
+	if net != "udp" {
+		if _, err := stdnet.InterfaceByName(net); err != nil {
+			return api.Mount{}, fmt.Errorf("%w: net=%s: no such network interface; accepted udp or an interface name", mgmt.ErrInvalid, net)
+		}
+		// The compute role is on this host, reached over loopback, where
+		// AF_XDP cannot attach: without the hook the messenger logs that
+		// and carries the mount over UDP.
+		fo.Logger.Warn("AF_XDP needs a remote compute role; this one is on loopback, using UDP", "net", net)
+	}
 	mode := "udp: one unpinned adaptive poller, CPU used only during IO"
 	switch {
 	case o.Core >= 0:
@@ -186,7 +198,10 @@ func (a *Agent) Mounts() []api.Mount {
 	return out
 }
 
-// unmountAll ends every mount (at shutdown): busy ones are detached.
+// unmountAll ends every mount at shutdown. An idle mount is unmounted; a
+// busy one is detached (MNT_DETACH: no new opens, open files keep
+// working) and given busyUnmountGrace for its users to finish, so requests
+// in flight are answered; only then is its connection aborted.
 func (a *Agent) unmountAll() error {
 	a.mountsMu.Lock()
 	all := make([]*mount, 0, len(a.mounts))
@@ -196,6 +211,20 @@ func (a *Agent) unmountAll() error {
 	a.mountsMu.Unlock()
 	var errs []error
 	for _, mt := range all {
+		dir := mt.info.Dir
+		err := unix.Unmount(dir, 0)
+		if errors.Is(err, syscall.EBUSY) {
+			a.log.Warn("mount busy at shutdown: detaching, waiting for open files", "dir", dir, "grace", busyUnmountGrace)
+			err = unix.Unmount(dir, unix.MNT_DETACH)
+		}
+		if err != nil {
+			a.log.Warn("unmount at shutdown", "dir", dir, "err", err)
+		}
+		select {
+		case <-mt.done:
+			continue
+		case <-time.After(busyUnmountGrace):
+		}
 		if err := mt.mp.Unmount(); err != nil {
 			errs = append(errs, err)
 		}

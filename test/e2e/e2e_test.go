@@ -68,6 +68,15 @@ func TestMountWriteRead(t *testing.T) {
 	if len(ms) != 1 || ms[0].FS != "fs1" {
 		t.Fatalf("local status: %+v", ms)
 	}
+	// A busy mount is refused by a plain unmount, detached by a lazy one.
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, e, err := a.weft("local", "umount", mnt); err == nil || !strings.Contains(e, "busy") {
+		t.Errorf("umount of a busy mount: %v %q", err, e)
+	}
+	f.Close()
 	a.must("local", "umount", mnt)
 	if mountLine(mnt) != "" {
 		t.Fatalf("%s still mounted after weft local umount", mnt)
@@ -268,6 +277,7 @@ func TestBadInput(t *testing.T) {
 		{"core outside cpuset", "localhost/fs1", fmt.Sprintf("core=%d", outside), []string{fmt.Sprintf("core %d is outside", outside), config.FormatCPUList(allowed)}},
 		{"nonexistent fs", "localhost/nope", "", []string{`"nope" does not exist`, "fs1"}},
 		{"remote host", "otherhost/fs1", "", []string{`"otherhost"`, "localhost/fs1"}},
+		{"no such interface", "localhost/fs1", "net=wagnope0", []string{"net=wagnope0", "no such network interface"}},
 		{"bad source", "fs1", "", []string{"<host>/<filesystem>"}},
 	} {
 		args := []string{tt.src, mnt}
