@@ -126,3 +126,37 @@ func BenchmarkSendRecv64(b *testing.B) {
 		}
 	}
 }
+
+// TestSteering binds four sockets on one port with the steering program
+// and checks each sender's datagrams land on the socket SteerIndex names.
+func TestSteering(t *testing.T) {
+	first := listen(t, "127.0.0.1:0")
+	group := []*Transport{first}
+	for i := 1; i < 4; i++ {
+		tr, err := Listen(Config{Addr: first.LocalAddr()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		group = append(group, tr)
+	}
+	if err := Steer(group); err != nil {
+		t.Fatal(err)
+	}
+	hits := map[int]int{}
+	for s := 0; s < 16; s++ {
+		snd := listen(t, "127.0.0.1:0")
+		want := SteerIndex(snd.LocalAddr(), len(group))
+		hits[want]++
+		if n, err := snd.SendBurst([]netstack.Packet{{Buf: []byte("steer"), Peer: first.LocalAddr()}}); n != 1 || err != nil {
+			t.Fatalf("send: %d %v", n, err)
+		}
+		got := recvAll(t, group[want], 1)
+		if len(got) != 1 || got[0].Peer != snd.LocalAddr() {
+			t.Fatalf("sender %v: socket %d got %v", snd.LocalAddr(), want, got)
+		}
+	}
+	if len(hits) < 2 {
+		t.Fatalf("16 senders all steered to one socket: %v", hits)
+	}
+}
