@@ -145,7 +145,7 @@ func TestInGuestIOPOLL(t *testing.T) {
 	if v, _ := os.ReadFile("/sys/block/" + guestBlockName + "/queue/io_poll"); strings.TrimSpace(string(v)) != "1" {
 		t.Fatalf("queue/io_poll = %q, want 1 with nvme poll_queues=2", v)
 	}
-	if err := nvme.Format(guestDev, nvme.FormatOptions{}); err != nil {
+	if err := nvme.Format(guestDev, nvme.FormatOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := nvme.Open(guestDev, nvme.Options{Backend: nvme.BackendURing, Poll: nvme.PollIO, Mode: nvme.CompleteSpin, Entries: 64})
@@ -251,7 +251,7 @@ func TestInGuestNoPollQueues(t *testing.T) {
 	}
 	t.Logf("kernel: IOPOLL read without poll queues -> %v", unix.Errno(-cqes[0].Res))
 
-	if err := nvme.Format(guestDev, nvme.FormatOptions{}); err != nil {
+	if err := nvme.Format(guestDev, nvme.FormatOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := nvme.Open(guestDev, nvme.Options{Backend: nvme.BackendURing, Poll: nvme.PollIO})
@@ -273,7 +273,7 @@ func TestInGuestVFIOToURing(t *testing.T) {
 	needGuest(t)
 	addr := testkit.GuestNVMeDevice(0)
 	name := nvme.VFIOPrefix + addr
-	if err := nvme.Format(name, nvme.FormatOptions{AppRoot: []byte("formatted through vfio")}); err != nil {
+	if err := nvme.Format(name, nvme.FormatOptions{Force: true, AppRoot: []byte("formatted through vfio")}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := nvme.Open(name, nvme.Options{})
