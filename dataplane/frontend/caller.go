@@ -4,28 +4,70 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/weft-fs/weft/dataplane/fs"
 )
 
-// procStatusBytesMax bounds the read of /proc/<pid>/status; the Groups
-// line comes well before this.
-const procStatusBytesMax = 4096
+const (
+	// procStatusBytesMax bounds the read of /proc/<pid>/status; the
+	// Groups line comes well before this.
+	procStatusBytesMax = 4096
+	// groupsTTL is how long a thread's supplementary groups are reused
+	// before /proc is read again. Only a privileged process can change
+	// its groups without changing uid or gid (which miss the cache), so
+	// the window matters only for a recycled pid with the same ids.
+	groupsTTL = time.Second
+	// groupsCacheEntriesMax bounds the cache; when full it starts over.
+	groupsCacheEntriesMax = 4096
+)
 
 // caller builds the credentials a request is checked against: the
 // effective uid and gid the kernel puts in the FUSE header, and the
 // supplementary groups of the calling thread read from
 // /proc/<pid>/status. Root needs no groups (it passes every check), and
 // neither does a request the kernel makes on its own (pid 0), so those
-// skip the read.
+// skip the lookup.
 func (f *fileSystem) caller(h *fuse.InHeader) fs.Caller {
 	c := fs.Caller{Uid: h.Uid, Gid: h.Gid, Pid: h.Pid}
 	if h.Uid != 0 && h.Pid != 0 {
-		c.Groups = groupsOf(h.Pid)
+		c.Groups = f.groups.lookup(h.Pid, h.Uid, h.Gid)
 	}
 	return c
+}
+
+// groupsCache remembers the groups of recent callers: reading /proc
+// costs three system calls per request otherwise.
+type groupsCache struct {
+	mu      sync.Mutex
+	entries map[uint32]groupsEntry
+}
+
+type groupsEntry struct {
+	uid, gid uint32
+	groups   []uint32 // shared, never modified
+	expires  time.Time
+}
+
+func (g *groupsCache) lookup(pid, uid, gid uint32) []uint32 {
+	now := time.Now()
+	g.mu.Lock()
+	e, ok := g.entries[pid]
+	g.mu.Unlock()
+	if ok && e.uid == uid && e.gid == gid && now.Before(e.expires) {
+		return e.groups
+	}
+	groups := groupsOf(pid)
+	g.mu.Lock()
+	if g.entries == nil || len(g.entries) >= groupsCacheEntriesMax {
+		g.entries = make(map[uint32]groupsEntry)
+	}
+	g.entries[pid] = groupsEntry{uid: uid, gid: gid, groups: groups, expires: now.Add(groupsTTL)}
+	g.mu.Unlock()
+	return groups
 }
 
 // groupsOf reads the Groups line of /proc/<pid>/status; nil if the

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -105,5 +106,40 @@ func TestValidate(t *testing.T) {
 		if err := o.validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+func TestGroupsCache(t *testing.T) {
+	var g groupsCache
+	pid := uint32(os.Getpid())
+	want := groupsOf(pid)
+	if got := g.lookup(pid, 1, 2); !slices.Equal(got, want) {
+		t.Fatalf("first lookup %v, want %v", got, want)
+	}
+	// A different uid for the same pid misses the cache.
+	g.mu.Lock()
+	g.entries[pid] = groupsEntry{uid: 1, gid: 2, groups: []uint32{99}, expires: time.Now().Add(time.Hour)}
+	g.mu.Unlock()
+	if got := g.lookup(pid, 1, 2); !slices.Equal(got, []uint32{99}) {
+		t.Fatalf("cached lookup %v", got)
+	}
+	if got := g.lookup(pid, 3, 2); !slices.Equal(got, want) {
+		t.Fatalf("lookup with another uid %v, want %v", got, want)
+	}
+}
+
+func BenchmarkGroupsOf(b *testing.B) {
+	pid := uint32(os.Getpid())
+	for b.Loop() {
+		groupsOf(pid)
+	}
+}
+
+func BenchmarkGroupsCached(b *testing.B) {
+	var g groupsCache
+	pid := uint32(os.Getpid())
+	b.ReportAllocs()
+	for b.Loop() {
+		g.lookup(pid, 1, 1)
 	}
 }

@@ -50,6 +50,7 @@ type fileSystem struct {
 	opts    Options
 	log     *slog.Logger
 	inodes  *inodeTable
+	groups  groupsCache
 	// ctx bounds every call to the service: cancelled at unmount.
 	ctx context.Context
 
