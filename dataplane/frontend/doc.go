@@ -27,9 +27,12 @@
 // Credentials: every request that needs a permission check carries the
 // caller's effective uid and gid from the FUSE header and the calling
 // thread's supplementary groups, read from /proc/<pid>/status (skipped
-// for root, who passes every check, and for kernel-made requests). The
-// compute role checks; Options.DefaultPermissions makes the kernel check
-// mode bits first as well.
+// for root, who passes every check, and for kernel-made requests) and
+// cached for a second per (pid, uid, gid). The compute role checks:
+// that saves the extra getattr per path component that the kernel's
+// default_permissions needs with zero attribute timeouts.
+// Options.DefaultPermissions makes the kernel check mode bits first as
+// well.
 //
 // Consistency: a write acknowledged to one client must be visible to
 // every client, and the compute role cannot yet call back into a
