@@ -125,6 +125,9 @@ type Stats struct {
 	RDMAEligibleReads, RDMAEligibleWrites         uint64
 	RDMAEligibleReadBytes, RDMAEligibleWriteBytes uint64
 	Sessions                                      int
-	PeersDead, PeersRestarted                     uint64
-	Transports                                    []TransportStats
+	// Handoffs counts datagrams a poller's socket received for a peer
+	// owned by another poller (steering missed) and passed on.
+	Handoffs                  uint64
+	PeersDead, PeersRestarted uint64
+	Transports                []TransportStats
 }

@@ -44,6 +44,7 @@ type transportCounters struct {
 // every peer session, and runs on one poller goroutine.
 type netLoop struct {
 	m          *Messenger
+	idx        int // poller index
 	transports []netstack.Transport
 	broken     []bool
 	fallback   int // index of the kernel UDP transport
@@ -58,9 +59,13 @@ type netLoop struct {
 	nowNs      int64
 	curTx      int
 
-	qmu   sync.Mutex
-	queue []outItem
-	spare []outItem
+	qmu       sync.Mutex
+	queue     []outItem
+	spare     []outItem
+	inbox     []netstack.Packet // datagrams handed over by other loops
+	inboxFree [][]byte
+	inboxWork []netstack.Packet
+	handoffs  atomic.Uint64
 
 	// published aggregates of session counters, refreshed every
 	// statsPublishInterval (sessions are owned by the poller goroutine).
@@ -77,8 +82,8 @@ type netLoop struct {
 // statsPublishInterval is how stale Stats' reliability counters may be.
 const statsPublishInterval = time.Millisecond
 
-func newNetLoop(m *Messenger, ts []netstack.Transport) *netLoop {
-	l := &netLoop{m: m, transports: ts, broken: make([]bool, len(ts)), fallback: len(ts) - 1,
+func newNetLoop(m *Messenger, idx int, ts []netstack.Transport) *netLoop {
+	l := &netLoop{m: m, idx: idx, transports: ts, broken: make([]bool, len(ts)), fallback: len(ts) - 1,
 		tc: make([]transportCounters, len(ts)), peers: map[netip.AddrPort]*peer{}}
 	size := proto.PacketPayloadMax
 	for _, t := range ts {
@@ -102,7 +107,25 @@ func (l *netLoop) submit(it outItem) {
 	l.qmu.Lock()
 	l.queue = append(l.queue, it)
 	l.qmu.Unlock()
-	l.m.group.Wake(0)
+	l.wake()
+}
+
+// wake makes the loop's poller run soon.
+func (l *netLoop) wake() { l.m.group.Wake(l.idx) }
+
+// handoff gives a datagram that reached this loop's socket to the loop
+// owning the peer (the steering program assumes IPv4 without options;
+// anything else may land on the wrong socket). The bytes are copied.
+func (l *netLoop) handoff(pkt *netstack.Packet, ti int) {
+	l.qmu.Lock()
+	var b []byte
+	if n := len(l.inboxFree); n > 0 {
+		b = l.inboxFree[n-1]
+		l.inboxFree = l.inboxFree[:n-1]
+	}
+	l.inbox = append(l.inbox, netstack.Packet{Buf: append(b[:0], pkt.Buf...), Peer: pkt.Peer})
+	l.qmu.Unlock()
+	l.wake()
 }
 
 // queueReply queues a refusal built on the poller goroutine.
@@ -131,6 +154,7 @@ func (l *netLoop) PollFds(dst []int) []int {
 func (l *netLoop) Poll(nowNs int64) int {
 	l.nowNs = nowNs
 	work := l.takeQueue()
+	work += l.takeInbox()
 	for _, p := range l.peerList {
 		if len(p.backlog) > 0 {
 			work += l.drainBacklog(p)
@@ -187,6 +211,28 @@ func (l *netLoop) takeQueue() int {
 	}
 	l.spare = items[:0]
 	return len(items)
+}
+
+func (l *netLoop) takeInbox() int {
+	l.qmu.Lock()
+	if len(l.inbox) == 0 {
+		l.qmu.Unlock()
+		return 0
+	}
+	pkts := l.inbox
+	l.inbox = l.inboxWork[:0]
+	l.qmu.Unlock()
+	for i := range pkts {
+		l.input(&pkts[i], len(l.transports)-1)
+	}
+	l.qmu.Lock()
+	for i := range pkts {
+		l.inboxFree = append(l.inboxFree, pkts[i].Buf)
+		pkts[i] = netstack.Packet{}
+	}
+	l.inboxWork = pkts[:0]
+	l.qmu.Unlock()
+	return len(pkts)
 }
 
 var errTooManyPeers = errors.New("messenger: too many peers")
@@ -364,24 +410,14 @@ func (l *netLoop) receive(ti int) int {
 			pkt := &l.rx[i]
 			tc.packetsIn.Add(1)
 			tc.bytesIn.Add(uint64(len(pkt.Buf)))
-			var h proto.Header
-			payload, err := proto.Decode(pkt.Buf, &h)
-			if err == nil && h.Dst != 0 && h.Dst != l.m.endpoint {
-				err = errWrongEndpoint
+			if len(l.m.loops) > 1 {
+				if o := l.m.loopFor(pkt.Peer); o != l {
+					l.handoffs.Add(1)
+					o.handoff(pkt, ti)
+					continue
+				}
 			}
-			if err != nil {
-				l.countMalformed(tc, err)
-				continue
-			}
-			p := l.peerFor(pkt.Peer)
-			if p == nil {
-				continue
-			}
-			p.tx = ti
-			if h.Src != 0 {
-				p.sess.SetDst(h.Src)
-			}
-			p.sess.Receive(l.nowNs, &h, payload)
+			l.input(pkt, ti)
 		}
 		total += n
 		if n < len(l.rx) {
@@ -389,6 +425,28 @@ func (l *netLoop) receive(ti int) int {
 		}
 	}
 	return total
+}
+
+// input decodes one datagram and feeds it to its peer's session.
+func (l *netLoop) input(pkt *netstack.Packet, ti int) {
+	var h proto.Header
+	payload, err := proto.Decode(pkt.Buf, &h)
+	if err == nil && h.Dst != 0 && h.Dst != l.m.endpoint {
+		err = errWrongEndpoint
+	}
+	if err != nil {
+		l.countMalformed(&l.tc[ti], err)
+		return
+	}
+	p := l.peerFor(pkt.Peer)
+	if p == nil {
+		return
+	}
+	p.tx = ti
+	if h.Src != 0 {
+		p.sess.SetDst(h.Src)
+	}
+	p.sess.Receive(l.nowNs, &h, payload)
 }
 
 var errWrongEndpoint = errors.New("messenger: packet for another endpoint")
@@ -515,32 +573,47 @@ func (l *netLoop) shutdown() {
 	}
 }
 
-func (l *netLoop) stats() Stats {
-	s := Stats{
-		Retransmits:       l.retransmits.Load(),
-		FastRetransmits:   l.fastRetransmits.Load(),
-		Duplicates:        l.duplicates.Load(),
-		Malformed:         l.malformed.Load(),
-		MalformedChecksum: l.mChecksum.Load(),
-		MalformedShort:    l.mShort.Load(),
-		MalformedMagic:    l.mMagic.Load(),
-		MalformedVersion:  l.mVersion.Load(),
-		MalformedOther:    l.mOther.Load(),
-		StaleResponses:    l.stale.Load(),
-		Sessions:          int(l.sessions.Load()),
-		PeersDead:         l.peersDead.Load(),
-		PeersRestarted:    l.peersRestarted.Load(),
-	}
+// addStats adds the loop's counters into s (transports of the same kind
+// are summed).
+func (l *netLoop) addStats(s *Stats) {
+	s.Retransmits += l.retransmits.Load()
+	s.FastRetransmits += l.fastRetransmits.Load()
+	s.Duplicates += l.duplicates.Load()
+	s.Malformed += l.malformed.Load()
+	s.MalformedChecksum += l.mChecksum.Load()
+	s.MalformedShort += l.mShort.Load()
+	s.MalformedMagic += l.mMagic.Load()
+	s.MalformedVersion += l.mVersion.Load()
+	s.MalformedOther += l.mOther.Load()
+	s.StaleResponses += l.stale.Load()
+	s.Sessions += int(l.sessions.Load())
+	s.PeersDead += l.peersDead.Load()
+	s.PeersRestarted += l.peersRestarted.Load()
+	s.Handoffs += l.handoffs.Load()
 	for i, t := range l.transports {
 		tc := &l.tc[i]
 		ts := TransportStats{Kind: t.Kind(), PacketsIn: tc.packetsIn.Load(), PacketsOut: tc.packetsOut.Load(),
 			BytesIn: tc.bytesIn.Load(), BytesOut: tc.bytesOut.Load(), SendErrors: tc.sendErrors.Load(),
 			SendDrops: tc.sendDrops.Load(), Malformed: tc.malformed.Load()}
-		s.Transports = append(s.Transports, ts)
 		s.PacketsIn += ts.PacketsIn
 		s.PacketsOut += ts.PacketsOut
 		s.BytesIn += ts.BytesIn
 		s.BytesOut += ts.BytesOut
+		merged := false
+		for j := range s.Transports {
+			if o := &s.Transports[j]; o.Kind == ts.Kind {
+				o.PacketsIn += ts.PacketsIn
+				o.PacketsOut += ts.PacketsOut
+				o.BytesIn += ts.BytesIn
+				o.BytesOut += ts.BytesOut
+				o.SendErrors += ts.SendErrors
+				o.SendDrops += ts.SendDrops
+				o.Malformed += ts.Malformed
+				merged = true
+			}
+		}
+		if !merged {
+			s.Transports = append(s.Transports, ts)
+		}
 	}
-	return s
 }

@@ -25,7 +25,9 @@ type Messenger struct {
 	endpoint uint32
 	local    netip.AddrPort
 	group    *poller.Group
-	loop     *netLoop
+	// loops[i] runs on poller i and owns the sessions of the peers that
+	// udp.SteerIndex maps to i.
+	loops []*netLoop
 
 	handlersMu sync.RWMutex
 	handlers   map[proto.Opcode]Handler
@@ -115,13 +117,39 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
 	m.local = u.LocalAddr()
-	transports := []netstack.Transport{}
-	transports = append(transports, cfg.Extra...)
+	extra := append([]netstack.Transport(nil), cfg.Extra...)
 	if x := m.openXDP(ctx, cfg); x != nil {
-		transports = append([]netstack.Transport{x}, transports...)
+		extra = append([]netstack.Transport{x}, extra...)
 	}
-	transports = append(transports, u)
-	m.loop = newNetLoop(m, transports)
+	// One kernel UDP socket per poller, steered so each peer's datagrams
+	// reach the poller that owns its session. AF_XDP (and test transports)
+	// deliver every peer to one place, so with them one loop owns all.
+	socks := []*udp.Transport{u}
+	if g.Len() > 1 && len(extra) == 0 {
+		for i := 1; i < g.Len(); i++ {
+			ui, err := udp.Listen(udp.Config{Addr: m.local, PayloadMax: cfg.PayloadMax})
+			if err != nil {
+				log.Warn("one UDP socket for all pollers", "reason", err.Error())
+				break
+			}
+			socks = append(socks, ui)
+		}
+		if err := udp.Steer(socks); err != nil {
+			log.Warn("one UDP socket for all pollers", "reason", err.Error())
+			for _, ui := range socks[1:] {
+				ui.Close()
+			}
+			socks = socks[:1]
+		}
+	}
+	for i, ui := range socks {
+		ts := []netstack.Transport{}
+		if i == 0 {
+			ts = append(ts, extra...)
+		}
+		ts = append(ts, ui)
+		m.loops = append(m.loops, newNetLoop(m, i, ts))
+	}
 	m.Handle(proto.OpPing, func(ctx context.Context, req *Request, w *ReplyWriter) {})
 	m.Handle(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write(req.Payload) })
 	m.Handle(proto.OpSink, func(ctx context.Context, req *Request, w *ReplyWriter) {})
@@ -132,30 +160,43 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		m.workers.Add(1)
 		go m.worker()
 	}
-	g.Register(0, m.loop)
-	// The loop polls every transport on each pass; an Adaptive poller must
-	// also wake for each of their descriptors, not only kernel UDP's.
-	for _, t := range transports[:len(transports)-1] {
-		if fd := t.PollFd(); fd >= 0 {
-			g.Register(0, wakeFd(fd))
+	var kinds []string
+	for i, l := range m.loops {
+		g.Register(i, l)
+		// The loop polls every transport on each pass; an Adaptive poller
+		// must also wake for each of their descriptors, not only the one
+		// the loop itself lends.
+		for _, t := range l.transports[:len(l.transports)-1] {
+			if fd := t.PollFd(); fd >= 0 {
+				g.Register(i, wakeFd(fd))
+			}
+		}
+		for _, t := range l.transports {
+			kinds = append(kinds, t.Kind())
 		}
 	}
 	if err := g.Start(ctx); err != nil {
 		m.stop()
 		m.workers.Wait()
-		for _, t := range transports {
-			t.Close()
+		for _, l := range m.loops {
+			for _, t := range l.transports {
+				t.Close()
+			}
 		}
 		g.Close()
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
-	kinds := make([]string, len(transports))
-	for i, t := range transports {
-		kinds[i] = t.Kind()
-	}
 	log.Info("messenger up", "addr", m.local, "endpoint", m.endpoint, "transports", kinds,
-		"payload_max", m.loop.pool.SizeBytes(), "pollers", g.Len(), "mode", g.Mode().String())
+		"payload_max", m.loops[0].pool.SizeBytes(), "pollers", g.Len(), "mode", g.Mode().String())
 	return m, nil
+}
+
+// loopFor is the loop owning peer's session.
+func (m *Messenger) loopFor(peer netip.AddrPort) *netLoop {
+	if len(m.loops) == 1 {
+		return m.loops[0]
+	}
+	return m.loops[udp.SteerIndex(peer, len(m.loops))]
 }
 
 // wakeFd is a Pollable with no work of its own: it only lends its
@@ -234,7 +275,7 @@ func (m *Messenger) Call(ctx context.Context, to netip.AddrPort, op proto.Opcode
 	m.pendingMu.Lock()
 	m.pending[c.id] = c
 	m.pendingMu.Unlock()
-	m.loop.submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: req, call: c})
+	m.loopFor(to).submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: req, call: c})
 
 	var n int
 	var err error
@@ -253,7 +294,7 @@ func (m *Messenger) Call(ctx context.Context, to netip.AddrPort, op proto.Opcode
 			<-c.done // the poller is completing it right now
 			n, err = c.n, c.err
 		}
-		m.group.Wake(0)
+		m.loopFor(to).wake()
 	}
 	<-c.consumed
 	c.resp = nil
@@ -286,14 +327,14 @@ func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode
 	c.n, c.err = 0, nil
 	c.cancelled.Store(false)
 	flags := m.rdmaFlag(io) | proto.FlagOneWay
-	m.loop.submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: payload, call: c})
+	m.loopFor(to).submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: payload, call: c})
 	var err error
 	select {
 	case <-c.consumed:
 		err = c.err
 	case <-ctx.Done():
 		c.cancelled.Store(true)
-		m.group.Wake(0)
+		m.loopFor(to).wake()
 		<-c.consumed
 		// Queued before the cancel was seen: it will be delivered.
 		err = c.err
@@ -362,7 +403,7 @@ func (m *Messenger) dispatch(peer netip.AddrPort, h *proto.Header, msg []byte) {
 		m.c.requestsRefused.Add(1)
 		if h.Flags&proto.FlagOneWay == 0 {
 			wi.w.Error(syscall.EBUSY)
-			m.loop.queueReply(wi)
+			m.loopFor(peer).queueReply(wi)
 			return
 		}
 		m.workPool.Put(wi)
@@ -395,7 +436,7 @@ func (m *Messenger) serve(wi *workItem) {
 		m.recycle(wi)
 		return
 	}
-	m.loop.submit(outItem{peer: wi.req.From, reply: wi})
+	m.loopFor(wi.req.From).submit(outItem{peer: wi.req.From, reply: wi})
 }
 
 func (m *Messenger) recycle(wi *workItem) {
@@ -405,7 +446,10 @@ func (m *Messenger) recycle(wi *workItem) {
 
 // Stats returns the counters.
 func (m *Messenger) Stats() Stats {
-	s := m.loop.stats()
+	var s Stats
+	for _, l := range m.loops {
+		l.addStats(&s)
+	}
 	s.CallsStarted = m.c.callsStarted.Load()
 	s.CallsFailed = m.c.callsFailed.Load()
 	s.RequestsHandled = m.c.requestsHandled.Load()
@@ -426,7 +470,9 @@ func (m *Messenger) Close() error {
 	m.group.Close()
 	m.stop()
 	m.workers.Wait()
-	m.loop.shutdown()
+	for _, l := range m.loops {
+		l.shutdown()
+	}
 	m.pendingMu.Lock()
 	ids := make([]uint64, 0, len(m.pending))
 	for id := range m.pending {
@@ -437,9 +483,11 @@ func (m *Messenger) Close() error {
 		m.complete(id, nil, nil, ErrClosed)
 	}
 	var errs []error
-	for _, t := range m.loop.transports {
-		if err := t.Close(); err != nil {
-			errs = append(errs, err)
+	for _, l := range m.loops {
+		for _, t := range l.transports {
+			if err := t.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -116,3 +116,53 @@ func TestConcurrentCalls(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestPollersShareSessionsBySteering runs a server with one poller and
+// one SO_REUSEPORT socket per allowed core, and several clients: every
+// call succeeds, and the kernel's steering hands each client's datagrams
+// straight to the poller owning its session.
+func TestPollersShareSessionsBySteering(t *testing.T) {
+	cores, err := poller.AllowedCPUs()
+	if err != nil || len(cores) < 2 {
+		t.Skipf("need two allowed cores, have %v (%v)", cores, err)
+	}
+	srv := newLoopback(t, Config{Poller: poller.Config{Cores: cores[:2]}})
+	if len(srv.loops) != 2 {
+		t.Fatalf("server runs %d loops, want 2", len(srv.loops))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	errs := make(chan error, 8)
+	for c := 0; c < 8; c++ {
+		cl := newLoopback(t, Config{})
+		go func(cl *Messenger, c int) {
+			resp := make([]byte, 100000)
+			for i := 0; i < 20; i++ {
+				req := pattern((c*1000+i*3001)%100000, byte(c))
+				n, err := cl.Call(ctx, srv.LocalAddr(), proto.OpEcho, req, resp, IOHint{})
+				if err == nil && !bytes.Equal(resp[:n], req) {
+					err = errors.New("echo mismatch")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(cl, c)
+	}
+	for c := 0; c < 8; c++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := srv.Stats()
+	if s.Handoffs != 0 {
+		t.Fatalf("%d datagrams reached the wrong poller", s.Handoffs)
+	}
+	per := []int{int(srv.loops[0].sessions.Load()), int(srv.loops[1].sessions.Load())}
+	if per[0]+per[1] != 8 {
+		t.Fatalf("sessions per poller %v, want 8 in all", per)
+	}
+	t.Logf("sessions per poller: %v", per)
+}
