@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/weft-fs/weft/dataplane/frontend"
+	"github.com/weft-fs/weft/dataplane/poller"
 )
 
 // TestUnmountBusy: a mount with a file still open unmounts anyway
@@ -47,4 +50,27 @@ func TestMountInfo(t *testing.T) {
 		}
 	}
 	t.Fatalf("%s not in mountinfo", c.Dir)
+}
+
+// TestPollingModes: the frontend's messenger in each mode the mount
+// options select (see Options.PollerConfig) serves the same file.
+func TestPollingModes(t *testing.T) {
+	c := newCluster(t)
+	mustWrite(t, filepath.Join(c.Dir, "f"), []byte("same bytes"))
+	cpus, err := poller.AllowedCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []frontend.Options{
+		{Core: -1, NumCores: 1, Net: "udp"},   // CPU-optimized
+		{Core: cpus[len(cpus)-1], Net: "udp"}, // dedicated core, busy polling
+	} {
+		m := c.AddMount(t, o)
+		if got := mustRead(t, filepath.Join(m.Dir(), "f")); string(got) != "same bytes" {
+			t.Errorf("core=%d num_cores=%d: read %q", o.Core, o.NumCores, got)
+		}
+		if err := m.Unmount(); err != nil {
+			t.Error(err)
+		}
+	}
 }
