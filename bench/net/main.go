@@ -39,6 +39,7 @@ func main() {
 	probeOnly := flag.Bool("probe", false, "run only the raw small-packet probe")
 	dedicated := flag.Bool("dedicated", false, "busy-polling pollers (dedicated cores) instead of adaptive")
 	rounds := flag.Int("rounds", 3, "interleaved rounds per measurement; medians are printed")
+	probeSize := flag.Int("probesize", 64, "UDP payload bytes of the raw probe (up to 8972)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -54,14 +55,14 @@ func main() {
 	if *dedicated {
 		mode = poller.Dedicated
 	}
-	if err := run(*dur, *probeOnly, mode, max(*rounds, 1)); err != nil {
+	if err := run(*dur, *probeOnly, mode, max(*rounds, 1), min(max(*probeSize, 1), 8972)); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/net:", err)
 		os.Exit(1)
 	}
 }
 
-func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds int) error {
+func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds, size int) error {
 	n, err := testkit.SetupNet(testkit.NetConfig{Hosts: 2, MTU: 9000})
 	if err != nil {
 		return err
@@ -78,8 +79,7 @@ func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds int) error {
 		n.Hosts[0].NS, n.Hosts[1].NS, d.Milliseconds())
 
 	fmt.Printf("load average at start: %s\n", loadAvg())
-	fmt.Printf("== raw small-packet probe: 64-byte UDP payloads, one busy sender, one busy receiver, median of %d rounds ==\n", rounds)
-	const size = 64
+	fmt.Printf("== raw probe: %d-byte UDP payloads, one busy sender, one busy receiver, median of %d rounds ==\n", size, rounds)
 	type prober func() (rawResult, error)
 	probes := []prober{
 		func() (rawResult, error) { return probePlainUDP(n, size, d) },

@@ -134,7 +134,8 @@ func runWeft(n *testkit.Net, name, netName string, mode poller.Mode, d time.Dura
 	if err != nil {
 		return f, fmt.Errorf("%s: %w", name, err)
 	}
-	f.note = "client " + kinds(c)
+	cs, ss := c.Stats(), s.Stats()
+	f.note = fmt.Sprintf("client %s, server %s, retransmits client %d server %d", kinds(c), kinds(s), cs.Retransmits, ss.Retransmits)
 	return f, nil
 }
 
