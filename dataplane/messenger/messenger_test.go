@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/weft-fs/weft/dataplane/poller"
 	"github.com/weft-fs/weft/proto"
 )
@@ -165,4 +167,33 @@ func TestPollersShareSessionsBySteering(t *testing.T) {
 		t.Fatalf("sessions per poller %v, want 8 in all", per)
 	}
 	t.Logf("sessions per poller: %v", per)
+}
+
+// TestHandoffWhenSteeringMisses detaches the steering program so the
+// kernel spreads clients over the sockets by its own hash: datagrams that
+// land on the wrong poller are handed to the owner and every call still
+// succeeds.
+func TestHandoffWhenSteeringMisses(t *testing.T) {
+	cores, err := poller.AllowedCPUs()
+	if err != nil || len(cores) < 2 {
+		t.Skipf("need two allowed cores, have %v (%v)", cores, err)
+	}
+	srv := newLoopback(t, Config{Poller: poller.Config{Cores: cores[:2]}})
+	fd := srv.loops[0].transports[0].PollFd()
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_REUSEPORT_BPF, 0); err != nil {
+		t.Fatalf("detach steering: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for c := 0; c < 16; c++ {
+		cl := newLoopback(t, Config{})
+		req := pattern(5000, byte(c))
+		resp := make([]byte, 5000)
+		if n, err := cl.Call(ctx, srv.LocalAddr(), proto.OpEcho, req, resp, IOHint{}); err != nil || !bytes.Equal(resp[:n], req) {
+			t.Fatalf("client %d: %v", c, err)
+		}
+	}
+	if srv.Stats().Handoffs == 0 {
+		t.Fatalf("16 clients without steering, none handed over (kernel hash put all on the owner?)")
+	}
 }
