@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/weft-fs/weft/dataplane/fs"
+	"github.com/weft-fs/weft/dataplane/messenger"
+	"github.com/weft-fs/weft/proto/fsmsg"
 	"github.com/weft-fs/weft/internal/testkit"
 	"github.com/weft-fs/weft/internal/testkit/cluster"
 )
@@ -39,6 +41,23 @@ func TestErrnoCrossesTheWire(t *testing.T) {
 	_, err = c.Client.Lookup(ctx, root, fs.RootIno, strings.Repeat("n", 256))
 	if !errors.Is(err, syscall.ENAMETOOLONG) {
 		t.Fatalf("long name: %v, want ENAMETOOLONG", err)
+	}
+}
+
+// TestMalformedRequest: a body that does not decode is answered with
+// EPROTO for every opcode, and the server keeps serving.
+func TestMalformedRequest(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	resp := make([]byte, 64<<10)
+	for op := fsmsg.OpFirst; op <= fsmsg.OpLast; op++ {
+		_, err := c.Frontend.Call(ctx, c.Compute.LocalAddr(), op, []byte{0xff, 0xff, 0xff}, resp, messenger.IOHint{})
+		if !errors.Is(err, syscall.EPROTO) {
+			t.Errorf("%s with a 3-byte body: %v, want EPROTO", fsmsg.OpName(op), err)
+		}
+	}
+	if _, err := c.Client.GetAttr(ctx, fs.RootIno); err != nil {
+		t.Fatalf("after malformed requests: %v", err)
 	}
 }
 
