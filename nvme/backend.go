@@ -43,3 +43,18 @@ type backend interface {
 	do(op ioOp, off int64, buf []byte) error
 	close() error
 }
+
+// overlapper is a backend whose blocking path can start an operation and
+// wait for it separately, so the caller computes checksums while the
+// device moves the data.
+type overlapper interface {
+	// begin starts op and returns a ticket for end; safe for concurrent use.
+	begin(op ioOp, off int64, buf []byte) uint32
+	// end waits for the operation begin started.
+	end(ticket uint32, op ioOp, buf []byte) error
+}
+
+// overlapBytesMin is the smallest write whose checksums are computed while
+// it is in flight: below it the extra io_uring_enter (submit, then wait,
+// instead of one call for both) costs more than the overlap saves.
+const overlapBytesMin = 64 << 10

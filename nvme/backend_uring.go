@@ -379,7 +379,21 @@ func newBlockRing(r *uring.Ring, be *uringBackend) *blockRing {
 	return br
 }
 
-func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
+func (b *uringBackend) begin(op ioOp, off int64, buf []byte) uint32 {
+	s := b.br.publish(op, off, buf)
+	b.br.kick()
+	return s
+}
+
+func (b *uringBackend) end(s uint32, op ioOp, buf []byte) error {
+	res := b.br.await(s, false)
+	b.br.free <- s
+	runtime.KeepAlive(buf)
+	return resErr(res, len(buf), op)
+}
+
+// publish queues one operation and returns its slot.
+func (br *blockRing) publish(op ioOp, off int64, buf []byte) uint32 {
 	s := <-br.free
 	br.mu.Lock()
 	sqe := br.r.NextSQE() // never nil: unconsumed SQEs <= in-flight <= entries
@@ -387,17 +401,23 @@ func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
 	br.r.Publish()
 	br.mu.Unlock()
 	br.inflight.Add(1)
-	res := br.await(s)
+	return s
+}
+
+func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
+	s := br.publish(op, off, buf)
+	res := br.await(s, true)
 	br.free <- s
 	runtime.KeepAlive(buf)
 	return resErr(res, len(buf), op)
 }
 
 // await submits (if no one else is) and waits for slot s's result, taking
-// the reaper role whenever it is free.
-func (br *blockRing) await(s uint32) int32 {
+// the reaper role whenever it is free. fresh says s may not be submitted
+// yet.
+func (br *blockRing) await(s uint32, fresh bool) int32 {
 	if br.reapMu.TryLock() {
-		return br.lead(s, true)
+		return br.lead(s, fresh)
 	}
 	br.kick()
 	for {

@@ -45,10 +45,61 @@
 //
 // # Backends and the ring
 //
-// Open picks the backend: io_uring for block devices and files opened with
-// O_DIRECT, pread/pwrite ("sync") for memory-backed targets (tmpfs, ramfs,
-// zram, brd), where io_uring punts every request to kernel workers and
-// pread/pwrite measured 3× faster.
+// Open picks the backend (Info.Backend names it):
+//
+//   - "io_uring": weft's own ring (package nvme/uring) for block devices
+//     and files opened with O_DIRECT. The target fd is a registered file
+//     in every ring; buffers given to RegisterBuffers make requests inside
+//     them READ_FIXED/WRITE_FIXED. A poll-mode OpFlush becomes the dirty
+//     checksum-table writes linked (IOSQE_IO_LINK) to an fdatasync.
+//   - "sync": pread/pwrite for memory-backed targets (tmpfs, ramfs, zram,
+//     brd), where io_uring punts every request to kernel workers and
+//     pread/pwrite measured 3× faster. Owning no goroutines, its Submit
+//     executes each request synchronously and queues the completion for
+//     Poll; its blocking calls run on the caller's goroutine.
+//   - "vfio": the userspace NVMe driver (backend_vfio.go, nvme/vfio) for
+//     drives named "vfio:<pci address>". VFIOAvailable and BoundToVFIO say
+//     what the host offers.
+//
+// The io_uring backend keeps two rings on the same fd:
+//
+//	poll ring (one poller goroutine)      blocking ring (many goroutines)
+//	  Submit: fill SQEs, 1 enter/burst       ReadBlocks/WriteBlocks/Flush:
+//	  Poll:   read CQ, no syscall            SQE under a mutex, 1 enter per
+//	  Wait:   per CompletionMode             crowd, one caller reaps for all
+//	             \                              /
+//	              +------ kernel, device ------+
+//
+// so a poller and the file system can share a Drive without stealing each
+// other's completions. nvme starts no goroutine: in the blocking API the
+// callers submit (flat combining: whoever finds the ring idle enters for
+// every SQE queued meanwhile) and one caller at a time reaps for all,
+// handing the role on when its own IO is done; at queue depth 1 that is a
+// single io_uring_enter (submit and wait) per IO.
+//
+// # Completion modes
+//
+// Options.Mode says how a waiter (Wait, and the reaping caller of the
+// blocking API) learns of completions:
+//
+//	CompleteWait      sleep in io_uring_enter(GETEVENTS) — no CPU while idle
+//	CompleteSpin      busy-poll the CQ in user memory, no syscalls — one core
+//	CompleteAdaptive  spin for Options.SpinTime (50µs), then wait
+//
+// Poll itself never blocks in any mode. Options.Poll adds kernel polling:
+// PollIO (IORING_SETUP_IOPOLL, completions found by polling the device's
+// poll queues) is used only when /sys/block/<dev>/queue/io_poll reads 1;
+// otherwise Open logs why at Warn and uses interrupts (Info.Backend then
+// reads "io_uring", not "io_uring+iopoll"). IOPOLL applies to the poll
+// ring; the blocking ring, which sleeps and fsyncs, always uses
+// interrupts, and a poll-mode OpFlush on an IOPOLL drive runs on it
+// synchronously inside Submit. PollSQ (IORING_SETUP_SQPOLL, a kernel thread
+// consumes the SQ) is off by default: it was erratic on 2 cores.
+//
+// CQ overflow: the CQ is twice the SQ, and the Drive never has more
+// poll-mode requests in flight than SQ entries; a kernel that still
+// overflows (FEAT_NODROP) keeps the CQEs and Reap flushes them with a
+// non-blocking GETEVENTS.
 //
 // # Two APIs
 //

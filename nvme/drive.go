@@ -321,8 +321,20 @@ func (d *Drive) WriteBlocks(block uint64, buf []byte) error {
 	if err := d.check("write", block, buf, true); err != nil {
 		return err
 	}
+	n := len(buf) / BlockSize
+	if ov, ok := d.be.(overlapper); ok && len(buf) >= overlapBytesMin {
+		// Checksum while the device moves the data.
+		var sumBuf [sumsPerSlot]uint32
+		t := ov.begin(opWrite, d.dataOff(block), buf)
+		sums(block, buf, sumBuf[:n])
+		if err := ov.end(t, opWrite, buf); err != nil {
+			return fmt.Errorf("write drive %s: data blocks [%d, %d): %w", d.t.path, block, block+uint64(n), ioErr(err))
+		}
+		d.tab.store(block, sumBuf[:n])
+		return nil
+	}
 	if err := d.be.do(opWrite, d.dataOff(block), buf); err != nil {
-		return fmt.Errorf("write drive %s: data blocks [%d, %d): %w", d.t.path, block, block+uint64(len(buf)/BlockSize), ioErr(err))
+		return fmt.Errorf("write drive %s: data blocks [%d, %d): %w", d.t.path, block, block+uint64(n), ioErr(err))
 	}
 	d.tab.record(block, buf)
 	return nil

@@ -56,6 +56,15 @@ type pollState struct {
 	free  []uint32 // stack of free slot indices
 	raw   []rawReq
 	out   []rawCompletion
+	sums  []uint32 // per slot, RequestBytesMax/BlockSize checksums of a write
+	wrote []uint32 // slots of the writes in the current Submit burst
+}
+
+// sumsPerSlot is the most checksums one request needs.
+const sumsPerSlot = RequestBytesMax / BlockSize
+
+func (p *pollState) slotSums(s uint32, n int) []uint32 {
+	return p.sums[int(s)*sumsPerSlot : int(s)*sumsPerSlot+n]
 }
 
 func (p *pollState) init(entries int) {
@@ -66,6 +75,8 @@ func (p *pollState) init(entries int) {
 	}
 	p.raw = make([]rawReq, 0, entries)
 	p.out = make([]rawCompletion, entries)
+	p.sums = make([]uint32, entries*sumsPerSlot)
+	p.wrote = make([]uint32, 0, entries)
 }
 
 // Submit starts reqs in order without blocking and returns how many were
@@ -76,6 +87,7 @@ func (p *pollState) init(entries int) {
 func (d *Drive) Submit(reqs []Request) (int, error) {
 	p := &d.poll
 	p.raw = p.raw[:0]
+	p.wrote = p.wrote[:0]
 	space := d.be.space()
 	n := 0
 	var err error
@@ -108,6 +120,7 @@ func (d *Drive) Submit(reqs []Request) (int, error) {
 		op := opRead
 		if r.Op == OpWrite {
 			op = opWrite
+			p.wrote = append(p.wrote, s)
 		}
 		p.raw = append(p.raw, rawReq{op: op, off: d.dataOff(r.Block), buf: r.Buf, ud: uint64(s)})
 	}
@@ -118,6 +131,12 @@ func (d *Drive) Submit(reqs []Request) (int, error) {
 		if k, serr := d.be.submit(p.raw); k != len(p.raw) {
 			panic(fmt.Sprintf("nvme: backend accepted %d of %d requests within its space: %v", k, len(p.raw), serr))
 		}
+	}
+	// Checksum the writes now, while the device moves their data; Poll
+	// stores the sums in the table once a write succeeded.
+	for _, s := range p.wrote {
+		r := &p.slots[s].req
+		sums(r.Block, r.Buf, p.slotSums(s, len(r.Buf)/BlockSize))
 	}
 	return n, err
 }
@@ -188,7 +207,7 @@ func (d *Drive) Poll(out []Completion) int {
 		if sl.pending > 0 {
 			continue
 		}
-		out[n] = Completion{Tag: sl.req.Tag, Err: d.finish(sl)}
+		out[n] = Completion{Tag: sl.req.Tag, Err: d.finish(sl, p.slotSums(uint32(c.ud), len(sl.req.Buf)/BlockSize))}
 		n++
 		s := uint32(c.ud)
 		p.slots[s] = pollSlot{}
@@ -198,7 +217,7 @@ func (d *Drive) Poll(out []Completion) int {
 }
 
 // finish turns a slot's raw results into the request's outcome.
-func (d *Drive) finish(sl *pollSlot) error {
+func (d *Drive) finish(sl *pollSlot, sums []uint32) error {
 	r := &sl.req
 	var err error
 	switch {
@@ -218,7 +237,7 @@ func (d *Drive) finish(sl *pollSlot) error {
 		if err != nil {
 			return fmt.Errorf("write drive %s: data block %d: %w", d.t.path, r.Block, err)
 		}
-		d.tab.record(r.Block, r.Buf)
+		d.tab.store(r.Block, sums)
 		return nil
 	default:
 		if err != nil {

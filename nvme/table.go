@@ -52,11 +52,32 @@ func blockChecksum(index uint64, data []byte) uint32 {
 func (t *table) record(first uint64, buf []byte) {
 	for i := 0; i < len(buf)/BlockSize; i++ {
 		b := first + uint64(i)
-		atomic.StoreUint32(&t.entries[b], blockChecksum(b, buf[i*BlockSize:(i+1)*BlockSize]))
-		tb := b / entriesPerTableBlock
-		if atomic.LoadUint32(&t.dirty[tb]) == 0 {
-			atomic.StoreUint32(&t.dirty[tb], 1)
-		}
+		t.set(b, blockChecksum(b, buf[i*BlockSize:(i+1)*BlockSize]))
+	}
+}
+
+// sums computes the checksums of buf, to be written at data block first,
+// into out (len(buf)/BlockSize entries) without touching the table: the
+// caller computes them while the write is in flight and stores them once it
+// succeeded.
+func sums(first uint64, buf []byte, out []uint32) {
+	for i := range out[:len(buf)/BlockSize] {
+		out[i] = blockChecksum(first+uint64(i), buf[i*BlockSize:(i+1)*BlockSize])
+	}
+}
+
+// store puts precomputed checksums of blocks [first, first+len(sums)).
+func (t *table) store(first uint64, sums []uint32) {
+	for i, c := range sums {
+		t.set(first+uint64(i), c)
+	}
+}
+
+func (t *table) set(b uint64, c uint32) {
+	atomic.StoreUint32(&t.entries[b], c)
+	tb := b / entriesPerTableBlock
+	if atomic.LoadUint32(&t.dirty[tb]) == 0 {
+		atomic.StoreUint32(&t.dirty[tb], 1)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -138,6 +139,10 @@ func (w *weft) loop(j job, stop func(done uint64) bool, record bool) (uint64, er
 }
 
 func (w *weft) run(j job, d time.Duration) (result, error) {
+	// A poller owns its OS thread, as dataplane pollers do: io_uring
+	// completes requests through task work on the submitting thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	w.lat = w.lat[:0]
 	var end time.Time
 	stop := func(uint64) bool { return time.Now().After(end) }
