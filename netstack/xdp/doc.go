@@ -20,8 +20,9 @@
 // from the kernel's neighbour table (vishvananda/netlink), cached per peer
 // and learned from received frames; when the kernel has no entry, the
 // transport makes the kernel resolve it (a one-byte datagram to the discard
-// port through a kernel socket triggers ARP) and drops the datagram for
-// the reliability layer to retransmit.
+// port through a kernel socket triggers ARP) and holds the framed datagram,
+// as the kernel's ARP queue does, until the MAC is known (sent) or a second
+// has passed (dropped, for the reliability layer to retransmit).
 //
 // Peers on this host (a local destination address) cannot be reached over
 // the wire: their datagrams go through a raw IPv4 socket with weft's source

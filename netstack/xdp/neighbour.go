@@ -22,6 +22,12 @@ const (
 	// neighEntriesMax bounds the cache; past it, the oldest-checked half
 	// is forgotten.
 	neighEntriesMax = 4096
+	// neighHoldMax frames wait for next-hop resolution at most (the
+	// kernel's ARP queue holds a few per neighbour too).
+	neighHoldMax = 64
+	// neighHoldNs is how long a frame waits for resolution before it is
+	// dropped for the reliability layer to retransmit.
+	neighHoldNs = int64(time.Second)
 	// discardPort receives the datagram that makes the kernel ARP for a
 	// peer (RFC 863): the peer kernel drops it.
 	discardPort = 9

@@ -89,28 +89,30 @@ type counters struct {
 // Transport is a netstack.Transport over one AF_XDP socket. Like every
 // transport it owns no goroutine and is driven by one poller.
 type Transport struct {
-	log        *slog.Logger
-	sock       *xsk.Socket
-	prog       *xdpprog.Program
-	neigh      *neighbours
-	ifindex    int
-	queueID    int
-	local      netip.AddrPort
-	localMAC   MAC
-	mtu        int
-	payloadMax int
-	kind       string
-	chunk      int // bytes of a frame one received chunk holds
-	ipID       uint16
-	rxDescs    []xsk.Desc // received, not yet handed to the caller
-	rxHead     int
-	txDescs    []xsk.Desc
-	hdr        Headers
-	stats      counters
-	localBuf   []byte
-	localFd    int         // raw IPv4 socket for peers on this host, or -1
-	closeReq   atomic.Bool // CloseSocket asked; the owner closes on its next call
-	sockMu     sync.Mutex  // orders closing the socket against Stats; not taken on the hot path
+	log         *slog.Logger
+	sock        *xsk.Socket
+	prog        *xdpprog.Program
+	neigh       *neighbours
+	ifindex     int
+	queueID     int
+	local       netip.AddrPort
+	localMAC    MAC
+	mtu         int
+	payloadMax  int
+	kind        string
+	chunk       int // bytes of a frame one received chunk holds
+	ipID        uint16
+	rxDescs     []xsk.Desc // received, not yet handed to the caller
+	rxHead      int
+	txDescs     []xsk.Desc
+	hdr         Headers
+	stats       counters
+	localBuf    []byte
+	localFd     int         // raw IPv4 socket for peers on this host, or -1
+	closeReq    atomic.Bool // CloseSocket asked; the owner closes on its next call
+	sockMu      sync.Mutex  // orders closing the socket against Stats; not taken on the hot path
+	held        []heldFrame // frames waiting for a next-hop MAC
+	heldCheckNs int64
 }
 
 var _ netstack.Transport = (*Transport)(nil)
@@ -168,6 +170,7 @@ func Open(cfg Config) (*Transport, error) {
 		rxDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
 		txDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
 		localFd:    -1,
+		held:       make([]heldFrame, 0, neighHoldMax),
 	}
 	t.hdr.SrcMAC = mac
 	t.hdr.Src = t.local
@@ -302,6 +305,9 @@ func (t *Transport) RecvBurst(pkts []netstack.Packet) (int, error) {
 			return got, err
 		}
 	}
+	if len(t.held) > 0 {
+		t.releaseHeld(time.Now().UnixNano())
+	}
 	// A kick that met a busy device left frames on the TX ring; the
 	// poller may not send again soon, so every receive pass retries.
 	if t.sock.TxPending() > 0 {
@@ -370,6 +376,7 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 	}
 	t.sock.Complete()
 	nowNs := time.Now().UnixNano()
+	t.releaseHeld(nowNs)
 	frameSize := t.sock.FrameSize()
 	txd := t.txDescs[:0]
 	room := t.sock.TxRoom()
@@ -390,12 +397,12 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 			taken++
 			continue
 		}
+		chunks := (HeadersLen + n + frameSize - 1) / frameSize
 		if !ok {
-			t.stats.txNoNeigh.Add(1)
+			t.hold(p, chunks, nowNs)
 			taken++
 			continue
 		}
-		chunks := (HeadersLen + n + frameSize - 1) / frameSize
 		if chunks > room || chunks > t.sock.FreeTx() {
 			t.sock.Complete()
 			room = t.sock.TxRoom() - len(txd)
@@ -403,26 +410,7 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 				break // ring or chunks exhausted: the caller retries the rest
 			}
 		}
-		t.hdr.DstMAC = mac
-		t.hdr.Dst = p.Peer
-		t.ipID++
-		remaining := p.Buf
-		for c := 0; c < chunks; c++ {
-			addr, _ := t.sock.AllocTx()
-			b := t.sock.Chunk(addr)
-			w := 0
-			if c == 0 {
-				EncodeHeaders(b, &t.hdr, n, t.ipID)
-				w = HeadersLen
-			}
-			w += copy(b[w:], remaining)
-			remaining = remaining[w-headerBytes(c):]
-			d := xsk.Desc{Addr: addr, Len: uint32(w)}
-			if c < chunks-1 {
-				d.Options = unix.XDP_PKT_CONTD
-			}
-			txd = append(txd, d)
-		}
+		txd = t.frame(p, mac, chunks, txd)
 		room -= chunks
 		taken++
 		t.stats.txPackets.Add(1)
@@ -442,6 +430,85 @@ func (t *Transport) SendBurst(pkts []netstack.Packet) (int, error) {
 		}
 	}
 	return taken, nil
+}
+
+// frame writes p into chunks transmit chunks addressed to mac and appends
+// their descriptors to txd. The caller has checked chunks are free.
+func (t *Transport) frame(p *netstack.Packet, mac MAC, chunks int, txd []xsk.Desc) []xsk.Desc {
+	n := len(p.Buf)
+	t.hdr.DstMAC = mac
+	t.hdr.Dst = p.Peer
+	t.ipID++
+	remaining := p.Buf
+	for c := 0; c < chunks; c++ {
+		addr, _ := t.sock.AllocTx()
+		b := t.sock.Chunk(addr)
+		w := 0
+		if c == 0 {
+			EncodeHeaders(b, &t.hdr, n, t.ipID)
+			w = HeadersLen
+		}
+		w += copy(b[w:], remaining)
+		remaining = remaining[w-headerBytes(c):]
+		d := xsk.Desc{Addr: addr, Len: uint32(w)}
+		if c < chunks-1 {
+			d.Options = unix.XDP_PKT_CONTD
+		}
+		txd = append(txd, d)
+	}
+	return txd
+}
+
+// heldFrame is a framed datagram waiting for its next hop's MAC, like the
+// kernel's ARP queue: its chunks stay out of the free list until it is
+// sent or expires.
+type heldFrame struct {
+	dst     netip.Addr
+	sinceNs int64
+	descs   [fragsMax]xsk.Desc
+	n       int
+}
+
+// hold frames p without a destination MAC and keeps it until the kernel
+// resolves the next hop; when the hold queue or the chunks are full it is
+// dropped (counted) for the reliability layer to retransmit.
+func (t *Transport) hold(p *netstack.Packet, chunks int, nowNs int64) {
+	if len(t.held) == cap(t.held) || chunks > t.sock.FreeTx() {
+		t.stats.txNoNeigh.Add(1)
+		return
+	}
+	t.held = t.held[:len(t.held)+1]
+	h := &t.held[len(t.held)-1]
+	h.dst, h.sinceNs = p.Peer.Addr(), nowNs
+	h.n = len(t.frame(p, MAC{}, chunks, h.descs[:0]))
+}
+
+// releaseHeld sends held frames whose next hop is now known and drops
+// those held longer than neighHoldNs. It runs at most every neighRetryNs.
+func (t *Transport) releaseHeld(nowNs int64) {
+	if len(t.held) == 0 || nowNs-t.heldCheckNs < neighRetryNs {
+		return
+	}
+	t.heldCheckNs = nowNs
+	keep := t.held[:0]
+	for i := range t.held {
+		h := t.held[i]
+		mac, ok, err := t.neigh.lookup(h.dst, nowNs)
+		switch {
+		case ok && err == nil && t.sock.TxRoom() >= h.n:
+			copy(t.sock.Chunk(h.descs[0].Addr)[0:6], mac[:])
+			t.sock.Transmit(h.descs[:h.n])
+			t.stats.txPackets.Add(1)
+		case err != nil || nowNs-h.sinceNs > neighHoldNs:
+			for _, d := range h.descs[:h.n] {
+				t.sock.Release(d.Addr)
+			}
+			t.stats.txNoNeigh.Add(1)
+		default:
+			keep = append(keep, h)
+		}
+	}
+	t.held = keep
 }
 
 func headerBytes(chunk int) int {

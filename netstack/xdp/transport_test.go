@@ -296,3 +296,47 @@ func resolve(t testing.TB, tr *Transport, peer netip.Addr) {
 		t.Fatal(err)
 	}
 }
+
+// TestFirstContactHeld sends to a peer whose MAC the kernel has never
+// resolved: the datagram waits in the hold queue while ARP runs and is
+// then delivered, as the kernel's own ARP queue would do.
+func TestFirstContactHeld(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+	open := func(h *testkit.Host) *Transport {
+		var tr *Transport
+		if err := h.Do(func() (err error) {
+			tr, err = Open(Config{Iface: h.Iface, Port: testPort, Frames: 256, RingEntries: 64})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	a, b := open(n.Hosts[0]), open(n.Hosts[1])
+	for i := 0; i < 3; i++ {
+		sendOne(t, a, b.LocalAddr(), []byte{byte(i)})
+	}
+	if len(a.held) != 3 {
+		t.Fatalf("%d frames held, want 3", len(a.held))
+	}
+	buf := make([]byte, 64)
+	for i := 0; i < 3; i++ {
+		// Polling the sender's transport releases held frames once ARP is done.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			a.RecvBurst([]netstack.Packet{{Buf: make([]byte, 64)}})
+			got, _ := b.RecvBurst([]netstack.Packet{{Buf: buf}})
+			if got == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("held datagram %d never arrived (stats %+v)", i, a.Stats())
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	if s := a.Stats(); s.TxNoNeighbour != 0 || s.TxPackets != 3 {
+		t.Fatalf("stats %+v", s)
+	}
+}
