@@ -50,6 +50,11 @@
 // file's real end (appendMode), atomically with other appenders on any
 // client; such handles always bypass the page cache.
 //
+// Round trips: a lookup, getattr, open or write is one call to the
+// compute role; a service that offers them (the fsrpc client does)
+// also lists directories with attributes in one call per batch
+// (DirPlusReader) and creates-and-opens in one call (FileCreator).
+//
 // Mount options core=, num_cores= and net= configure the messenger the
 // fsrpc client talks through, not this package; Options carries them
 // for the caller that builds both.

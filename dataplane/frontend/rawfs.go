@@ -19,6 +19,14 @@ type DirPlusReader interface {
 	ReadDirPlus(ctx context.Context, c fs.Caller, ino fs.Ino, cookie uint64, ents []fs.DirEntry, attrs []fs.Attr) (int, error)
 }
 
+// FileCreator is an optional fs.Service extension: make a regular file
+// and open it in one round trip (open with O_CREAT). Without O_EXCL in
+// flags an existing file of that name is opened. The fsrpc client
+// offers it.
+type FileCreator interface {
+	Create(ctx context.Context, c fs.Caller, parent fs.Ino, name string, mode, flags uint32) (handle uint64, a fs.Attr, err error)
+}
+
 // Sizes of the per-request directory batches.
 const (
 	// dirBatchEntriesMax is the most entries one readdir asks the file
@@ -47,6 +55,7 @@ type fileSystem struct {
 
 	svc     fs.Service
 	dirPlus DirPlusReader // nil if svc has no batched readdirplus
+	creator FileCreator   // nil if svc has no one-trip create
 	opts    Options
 	log     *slog.Logger
 	inodes  *inodeTable
@@ -68,6 +77,7 @@ func newFileSystem(ctx context.Context, svc fs.Service, o Options) *fileSystem {
 		ctx:           ctx,
 	}
 	f.dirPlus, _ = svc.(DirPlusReader)
+	f.creator, _ = svc.(FileCreator)
 	f.batches.New = func() any { return new(dirBatch) }
 	f.results.New = func() any { return &readResult{pool: &f.results} }
 	return f
@@ -210,12 +220,23 @@ func (f *fileSystem) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 	return fuse.OK
 }
 
-// Create makes a regular file and opens it: mknod then open. If another
-// client made the name first and O_EXCL is not set, the existing file is
-// opened, as open(O_CREAT) promises.
+// Create makes a regular file and opens it: in one round trip when the
+// service is a FileCreator, else mknod then open. If another client made
+// the name first and O_EXCL is not set, the existing file is opened, as
+// open(O_CREAT) promises.
 func (f *fileSystem) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	c := f.caller(&in.InHeader)
 	parent := fs.Ino(in.NodeId)
+	if f.creator != nil {
+		h, a, err := f.creator.Create(f.ctx, c, parent, name, in.Mode&0o7777, in.Flags)
+		if err != nil {
+			return status(err)
+		}
+		f.fillEntry(&out.EntryOut, &a)
+		out.Fh = h
+		out.OpenFlags = f.openFlags(in.Flags)
+		return fuse.OK
+	}
 	a, err := f.svc.Mknod(f.ctx, c, parent, name, syscall.S_IFREG|in.Mode&0o7777, 0)
 	if fs.Errno(err) == syscall.EEXIST && in.Flags&syscall.O_EXCL == 0 {
 		a, err = f.svc.Lookup(f.ctx, c, parent, name)

@@ -221,6 +221,30 @@ func (c *Client) Open(ctx context.Context, cl fs.Caller, ino fs.Ino, flags uint3
 	return r.Handle, r.Attr, nil
 }
 
+// Create makes a regular file and opens it in one round trip
+// (frontend.FileCreator); without O_EXCL in flags an existing file of
+// that name is opened.
+func (c *Client) Create(ctx context.Context, cl fs.Caller, parent fs.Ino, name string, mode, flags uint32) (uint64, fs.Attr, error) {
+	if err := checkName(name); err != nil {
+		return 0, fs.Attr{}, err
+	}
+	bp := c.small.Get().(*[]byte)
+	defer c.small.Put(bp)
+	b := *bp
+	m := fsmsg.CreateOpenReq{Caller: cl, Parent: parent, Name: name, Mode: mode, Flags: flags}
+	req := m.Append(b[:0])
+	resp := b[len(req):]
+	n, err := c.call(ctx, fsmsg.OpCreate, req, resp, messenger.IOHint{})
+	if err != nil {
+		return 0, fs.Attr{}, err
+	}
+	var r fsmsg.OpenResp
+	if err := r.Decode(resp[:n]); err != nil {
+		return 0, fs.Attr{}, err
+	}
+	return r.Handle, r.Attr, nil
+}
+
 // Release implements fs.Service.
 func (c *Client) Release(ctx context.Context, handle uint64) error {
 	m := fsmsg.HandleReq{Handle: handle}

@@ -26,7 +26,8 @@
 // client returns remote errnos as syscall.Errno and wraps transport
 // failures (peer dead, messenger closed), which fs.Errno maps to EIO.
 //
-// ReadDirPlus (frontend.DirPlusReader) lists a batch of entries with
-// their attributes in one round trip: the server looks each entry up
-// next to the file system.
+// Two calls go beyond fs.Service to save round trips, composed on the
+// server next to the file system: ReadDirPlus (frontend.DirPlusReader)
+// lists a batch of entries with their attributes, and Create
+// (frontend.FileCreator) makes and opens a file, as open(O_CREAT) does.
 package fsrpc

@@ -13,9 +13,9 @@ import (
 
 	"github.com/weft-fs/weft/dataplane/fs"
 	"github.com/weft-fs/weft/dataplane/messenger"
-	"github.com/weft-fs/weft/proto/fsmsg"
 	"github.com/weft-fs/weft/internal/testkit"
 	"github.com/weft-fs/weft/internal/testkit/cluster"
+	"github.com/weft-fs/weft/proto/fsmsg"
 )
 
 var root = fs.Caller{}
@@ -94,6 +94,30 @@ func TestReadWrite(t *testing.T) {
 	at, _, err = c.Client.Write(ctx, h, a.Ino, 0, []byte("tail"), true)
 	if err != nil || at != 4096+1<<20 {
 		t.Fatalf("append: at %d %v", at, err)
+	}
+}
+
+// TestCreate: one round trip makes and opens a file; without O_EXCL an
+// existing name is opened (another client made it first), with O_EXCL
+// it is EEXIST.
+func TestCreate(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	h, a, err := c.Client.Create(ctx, root, fs.RootIno, "f", 0o640, syscall.O_CREAT|syscall.O_RDWR)
+	if err != nil || a.Mode != syscall.S_IFREG|0o640 {
+		t.Fatalf("create: mode %o %v", a.Mode, err)
+	}
+	if _, _, err := c.Client.Write(ctx, h, a.Ino, 0, []byte("x"), false); err != nil {
+		t.Fatal(err)
+	}
+	c.Client.Release(ctx, h)
+	h2, a2, err := c.Client.Create(ctx, root, fs.RootIno, "f", 0o600, syscall.O_CREAT|syscall.O_RDONLY)
+	if err != nil || a2.Ino != a.Ino || a2.Size != 1 {
+		t.Fatalf("create existing without O_EXCL: ino %d size %d %v", a2.Ino, a2.Size, err)
+	}
+	c.Client.Release(ctx, h2)
+	if _, _, err := c.Client.Create(ctx, root, fs.RootIno, "f", 0o600, syscall.O_CREAT|syscall.O_EXCL|syscall.O_RDWR); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("create existing with O_EXCL: %v, want EEXIST", err)
 	}
 }
 

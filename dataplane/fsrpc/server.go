@@ -59,6 +59,7 @@ func Serve(m *messenger.Messenger, svc fs.Service, log *slog.Logger) *Server {
 		fsmsg.OpListXattr:   s.listXattr,
 		fsmsg.OpRemoveXattr: s.removeXattr,
 		fsmsg.OpStatFS:      s.statFS,
+		fsmsg.OpCreate:      s.create,
 	} {
 		m.Handle(op, h)
 	}
@@ -256,6 +257,35 @@ func (s *Server) open(ctx context.Context, req *messenger.Request, w *messenger.
 	if r.Handle, r.Attr, err = s.svc.Open(ctx, m.Caller, m.Ino, m.Flags); err != nil {
 		s.fail(w, req, err)
 		return
+	}
+	r.Append(w.Grow(fsmsg.OpenRespBytes)[:0])
+}
+
+// create makes a regular file and opens it (open with O_CREAT) next to
+// the file system, saving the client a round trip. If another client
+// made the name first and O_EXCL is not set, the existing file is
+// opened, as open(O_CREAT) promises.
+func (s *Server) create(ctx context.Context, req *messenger.Request, w *messenger.ReplyWriter) {
+	var m fsmsg.CreateOpenReq
+	if err := m.Decode(req.Payload); err != nil {
+		s.badRequest(w, req, err)
+		return
+	}
+	a, err := s.svc.Mknod(ctx, m.Caller, m.Parent, m.Name, syscall.S_IFREG|m.Mode&0o7777, 0)
+	if fs.Errno(err) == syscall.EEXIST && m.Flags&syscall.O_EXCL == 0 {
+		a, err = s.svc.Lookup(ctx, m.Caller, m.Parent, m.Name)
+	}
+	if err != nil {
+		s.fail(w, req, err)
+		return
+	}
+	var r fsmsg.OpenResp
+	if r.Handle, r.Attr, err = s.svc.Open(ctx, m.Caller, a.Ino, m.Flags&^(syscall.O_CREAT|syscall.O_EXCL)); err != nil {
+		s.fail(w, req, err)
+		return
+	}
+	if r.Attr.Ino != a.Ino {
+		r.Attr = a
 	}
 	r.Append(w.Grow(fsmsg.OpenRespBytes)[:0])
 }

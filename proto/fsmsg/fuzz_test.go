@@ -40,6 +40,9 @@ func FuzzAccessReq(f *testing.F) {
 func FuzzCreateReq(f *testing.F) {
 	fuzzCodec(f, sample("create"), func() codec { return &CreateReq{} })
 }
+func FuzzCreateOpenReq(f *testing.F) {
+	fuzzCodec(f, sample("createopen"), func() codec { return &CreateOpenReq{} })
+}
 func FuzzSymlinkReq(f *testing.F) {
 	fuzzCodec(f, sample("symlink"), func() codec { return &SymlinkReq{} })
 }

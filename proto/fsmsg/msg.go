@@ -126,6 +126,37 @@ func (m *CreateReq) Decode(b []byte) error {
 	return wrap("create request", r.done())
 }
 
+// CreateOpenReq makes a regular file and opens it, in one round trip
+// instead of mknod then open (open(2) with O_CREAT). Without O_EXCL in
+// Flags an existing file of that name is opened instead.
+type CreateOpenReq struct {
+	Caller fs.Caller
+	Parent fs.Ino
+	Name   string
+	Mode   uint32
+	Flags  uint32
+}
+
+// Append appends the encoded request to b.
+func (m *CreateOpenReq) Append(b []byte) []byte {
+	b = AppendCaller(b, &m.Caller)
+	b = appendU64(b, uint64(m.Parent))
+	b = appendStr16(b, m.Name, NameBytesMax)
+	b = appendU32(b, m.Mode)
+	return appendU32(b, m.Flags)
+}
+
+// Decode decodes b into m.
+func (m *CreateOpenReq) Decode(b []byte) error {
+	r := reader{b: b}
+	r.caller(&m.Caller)
+	m.Parent = fs.Ino(r.u64())
+	m.Name = r.str(NameBytesMax)
+	m.Mode = r.u32()
+	m.Flags = r.u32()
+	return wrap("create-open request", r.done())
+}
+
 // SymlinkReq makes a symbolic link.
 type SymlinkReq struct {
 	Caller fs.Caller

@@ -30,24 +30,25 @@ func (w *writeCodec) Append(b []byte) []byte { return w.AppendMsg(b) }
 
 func sampleMessages() map[string][2]codec {
 	return map[string][2]codec{
-		"ino":      {&InoReq{Ino: 77}, &InoReq{}},
-		"name":     {&NameReq{Caller: testCaller, Parent: 1, Name: "file.txt"}, &NameReq{}},
-		"setattr":  {&SetAttrReq{Caller: testCaller, Ino: 9, In: fs.SetAttrIn{Valid: fs.SetSize | fs.SetMode, Mode: 0o600, Size: 12, AtimeNs: 5, MtimeNs: -5, Handle: 3}}, &SetAttrReq{}},
-		"access":   {&AccessReq{Caller: testCaller, Ino: 9, Mask: 4}, &AccessReq{}},
-		"create":   {&CreateReq{Caller: testCaller, Parent: 2, Name: "d", Mode: 0o40755, Rdev: 0}, &CreateReq{}},
-		"symlink":  {&SymlinkReq{Caller: testCaller, Parent: 2, Name: "l", Target: "../a/b"}, &SymlinkReq{}},
-		"link":     {&LinkReq{Caller: testCaller, Ino: 5, NewParent: 6, NewName: "hard"}, &LinkReq{}},
-		"rename":   {&RenameReq{Caller: testCaller, OldParent: 1, OldName: "a", NewParent: 2, NewName: "b", Flags: fs.RenameNoReplace}, &RenameReq{}},
-		"open":     {&OpenReq{Caller: testCaller, Ino: 5, Flags: 0o2002}, &OpenReq{}},
-		"openrsp":  {&OpenResp{Handle: 88, Attr: testAttr}, &OpenResp{}},
-		"handle":   {&HandleReq{Handle: 88}, &HandleReq{}},
-		"read":     {&ReadReq{Handle: 88, Ino: 5, Off: 4096, Size: 1 << 20}, &ReadReq{}},
-		"write":    {&writeCodec{WriteReq{Handle: 88, Ino: 5, Off: 4096, Append: true, Data: []byte("hello")}}, &writeCodec{}},
-		"writersp": {&WriteResp{At: 4096, Attr: testAttr}, &WriteResp{}},
-		"fsync":    {&FsyncReq{Handle: 88, Ino: 5, DataOnly: true}, &FsyncReq{}},
-		"readdir":  {&ReadDirReq{Caller: testCaller, Ino: 1, Cookie: 17, Count: 64}, &ReadDirReq{}},
-		"xattr":    {&XattrReq{Caller: testCaller, Ino: 5, Name: "user.k", Flags: 1, Size: 0, Value: []byte("v")}, &XattrReq{}},
-		"xattrrsp": {&XattrResp{Size: 3, Data: []byte("abc")}, &XattrResp{}},
+		"ino":        {&InoReq{Ino: 77}, &InoReq{}},
+		"name":       {&NameReq{Caller: testCaller, Parent: 1, Name: "file.txt"}, &NameReq{}},
+		"setattr":    {&SetAttrReq{Caller: testCaller, Ino: 9, In: fs.SetAttrIn{Valid: fs.SetSize | fs.SetMode, Mode: 0o600, Size: 12, AtimeNs: 5, MtimeNs: -5, Handle: 3}}, &SetAttrReq{}},
+		"access":     {&AccessReq{Caller: testCaller, Ino: 9, Mask: 4}, &AccessReq{}},
+		"create":     {&CreateReq{Caller: testCaller, Parent: 2, Name: "d", Mode: 0o40755, Rdev: 0}, &CreateReq{}},
+		"createopen": {&CreateOpenReq{Caller: testCaller, Parent: 2, Name: "f", Mode: 0o644, Flags: 0o101}, &CreateOpenReq{}},
+		"symlink":    {&SymlinkReq{Caller: testCaller, Parent: 2, Name: "l", Target: "../a/b"}, &SymlinkReq{}},
+		"link":       {&LinkReq{Caller: testCaller, Ino: 5, NewParent: 6, NewName: "hard"}, &LinkReq{}},
+		"rename":     {&RenameReq{Caller: testCaller, OldParent: 1, OldName: "a", NewParent: 2, NewName: "b", Flags: fs.RenameNoReplace}, &RenameReq{}},
+		"open":       {&OpenReq{Caller: testCaller, Ino: 5, Flags: 0o2002}, &OpenReq{}},
+		"openrsp":    {&OpenResp{Handle: 88, Attr: testAttr}, &OpenResp{}},
+		"handle":     {&HandleReq{Handle: 88}, &HandleReq{}},
+		"read":       {&ReadReq{Handle: 88, Ino: 5, Off: 4096, Size: 1 << 20}, &ReadReq{}},
+		"write":      {&writeCodec{WriteReq{Handle: 88, Ino: 5, Off: 4096, Append: true, Data: []byte("hello")}}, &writeCodec{}},
+		"writersp":   {&WriteResp{At: 4096, Attr: testAttr}, &WriteResp{}},
+		"fsync":      {&FsyncReq{Handle: 88, Ino: 5, DataOnly: true}, &FsyncReq{}},
+		"readdir":    {&ReadDirReq{Caller: testCaller, Ino: 1, Cookie: 17, Count: 64}, &ReadDirReq{}},
+		"xattr":      {&XattrReq{Caller: testCaller, Ino: 5, Name: "user.k", Flags: 1, Size: 0, Value: []byte("v")}, &XattrReq{}},
+		"xattrrsp":   {&XattrResp{Size: 3, Data: []byte("abc")}, &XattrResp{}},
 	}
 }
 
@@ -150,7 +151,7 @@ func TestLimits(t *testing.T) {
 	if err := DecodeStatFS(AppendStatFS(nil, &in), &st); err != nil || st != in {
 		t.Fatalf("statfs: %+v %v", st, err)
 	}
-	if OpName(OpWrite) != "write" || OpName(OpReadDirPlus) != "readdirplus" || OpName(0x200) != "" {
+	if OpName(OpWrite) != "write" || OpName(OpCreate) != "create" || OpName(0x200) != "" {
 		t.Fatalf("op names wrong")
 	}
 }

@@ -30,10 +30,11 @@ const (
 	OpRemoveXattr proto.Opcode = 0x0115 // XattrReq -> empty
 	OpStatFS      proto.Opcode = 0x0116 // empty -> StatFS
 	OpReadDirPlus proto.Opcode = 0x0117 // ReadDirReq -> dir entries with attributes
+	OpCreate      proto.Opcode = 0x0118 // CreateOpenReq -> OpenResp
 
 	// OpFirst and OpLast bound the opcodes this package defines.
 	OpFirst = OpLookup
-	OpLast  = OpReadDirPlus
+	OpLast  = OpCreate
 )
 
 // opNames is indexed by opcode - OpFirst.
@@ -41,7 +42,7 @@ var opNames = [...]string{
 	"lookup", "getattr", "setattr", "access", "mknod", "mkdir", "symlink",
 	"readlink", "link", "unlink", "rmdir", "rename", "open", "release",
 	"read", "write", "fsync", "readdir", "setxattr", "getxattr",
-	"listxattr", "removexattr", "statfs", "readdirplus",
+	"listxattr", "removexattr", "statfs", "readdirplus", "create",
 }
 
 // OpName names a file-system opcode for logs and stats, "" if op is not one.
