@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Args[len(os.Args)-3:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if helperBin != "" {
+		os.RemoveAll(filepath.Dir(helperBin))
+	}
+	os.Exit(code)
 }
 
 // runHelper is the child's side. It prints the errno of the operation

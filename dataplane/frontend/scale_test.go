@@ -181,7 +181,7 @@ func TestFioVerify(t *testing.T) {
 			}
 			out, err := exec.Command(fio, "--name="+j.name, "--directory="+dir,
 				"--rw="+j.rw, "--bs="+j.bs, "--size="+j.size, "--numjobs=4", "--direct="+direct,
-				"--ioengine=psync", "--verify=crc32c", "--do_verify=1",
+				"--ioengine=psync", "--verify=crc32c", "--do_verify=1", "--verify_state_save=0",
 				"--verify_fatal=1", "--group_reporting=0", "--output-format=json").CombinedOutput()
 			if err != nil {
 				t.Fatalf("fio: %v\n%s", err, out)
