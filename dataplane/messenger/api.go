@@ -115,12 +115,17 @@ type Stats struct {
 	Duplicates            uint64
 	// Malformed frames were dropped: bad checksum, magic, version,
 	// lengths or fragments, or a wrong destination endpoint.
-	Malformed                                     uint64
-	MalformedChecksum, MalformedShort             uint64
-	MalformedMagic, MalformedVersion              uint64
-	MalformedOther                                uint64
-	CallsStarted, CallsFailed                     uint64
-	RequestsHandled, RequestsRefused              uint64
+	Malformed                         uint64
+	MalformedChecksum, MalformedShort uint64
+	MalformedMagic, MalformedVersion  uint64
+	MalformedOther                    uint64
+	CallsStarted, CallsFailed         uint64
+	// SendsFailed counts one-way messages lost to a dead peer or Close.
+	SendsFailed     uint64
+	RequestsHandled uint64
+	// RequestsRefused counts deliveries deferred because every worker was
+	// busy and the work queue full (the message is held and retried).
+	RequestsRefused                               uint64
 	StaleResponses                                uint64
 	RDMAEligibleReads, RDMAEligibleWrites         uint64
 	RDMAEligibleReadBytes, RDMAEligibleWriteBytes uint64

@@ -18,9 +18,9 @@ const (
 	RDMAWriteBytesDefault = 256 << 10
 	// workersDefault handler goroutines run requests.
 	workersDefault = 8
-	// workQueueMax requests wait for a worker before new ones are refused
-	// with EBUSY.
-	workQueueMax = 4096
+	// workQueueDefault requests wait for a worker before deliveries are
+	// deferred (backpressure through the reliability window).
+	workQueueDefault = 4096
 	// sessionsMax bounds peers one messenger keeps state for.
 	sessionsMax = 4096
 	// burstPackets is the receive burst per transport per loop.
@@ -37,6 +37,9 @@ const (
 	reassemblyBufferBytes = 64 << 10
 	// reassemblyTimeout drops a partial message whose sender went quiet.
 	reassemblyTimeout = 10 * time.Second
+	// sendBudgetBytes bounds one-way payload bytes copied by Send and not
+	// yet taken by a session.
+	sendBudgetBytes = 64 << 20
 	// sendRetries is how many times one loop retries a full socket buffer
 	// before leaving the rest to retransmission.
 	sendRetries = 16
@@ -76,6 +79,9 @@ type Config struct {
 	PayloadMax int
 	// Workers is the number of handler goroutines (0 = 8).
 	Workers int
+	// WorkQueue is how many requests may wait for a worker before
+	// deliveries are deferred (0 = 4096).
+	WorkQueue int
 	// PeerDeadAfter of silence declares a peer dead (0 = 5 s).
 	PeerDeadAfter time.Duration
 	// OpenXDP opens the AF_XDP transport when Net names an interface. It

@@ -22,6 +22,7 @@ type outItem struct {
 	payload []byte
 	call    *call
 	reply   *workItem
+	sendBuf *[]byte // a one-way message's pooled copy
 }
 
 type peer struct {
@@ -126,13 +127,6 @@ func (l *netLoop) handoff(pkt *netstack.Packet, ti int) {
 	l.inbox = append(l.inbox, netstack.Packet{Buf: append(b[:0], pkt.Buf...), Peer: pkt.Peer})
 	l.qmu.Unlock()
 	l.wake()
-}
-
-// queueReply queues a refusal built on the poller goroutine.
-func (l *netLoop) queueReply(wi *workItem) {
-	l.qmu.Lock()
-	l.queue = append(l.queue, outItem{peer: wi.req.From, reply: wi})
-	l.qmu.Unlock()
 }
 
 // PollFd implements poller.Pollable: the kernel UDP socket.
@@ -271,6 +265,15 @@ func (l *netLoop) finish(it outItem, err error) {
 		l.m.recycle(it.reply)
 		return
 	}
+	if it.sendBuf != nil {
+		if err != nil {
+			l.m.c.sendsFailed.Add(1)
+		}
+		n := len(*it.sendBuf)
+		l.m.sendBufs.Put(it.sendBuf)
+		l.m.budget.release(n)
+		return
+	}
 	c := it.call
 	if c == nil {
 		return
@@ -322,7 +325,7 @@ func (l *netLoop) peerFor(addr netip.AddrPort) *peer {
 		Reassembler:       l.reasm,
 		BulkWindowPackets: l.m.cfg.BulkWindowPackets,
 		PeerDeadAfter:     l.m.cfg.PeerDeadAfter,
-		Deliver:           func(h *proto.Header, msg []byte) { l.deliver(p, h, msg) },
+		Deliver:           func(h *proto.Header, msg []byte) bool { return l.deliver(p, h, msg) },
 		Transmit:          func(pkt []byte) { l.transmit(p, pkt) },
 		OnEvent:           func(e reliable.Event) { l.event(p, e) },
 	}, l.nowNs)
@@ -341,14 +344,14 @@ func (l *netLoop) preferredTx() int {
 	return l.fallback
 }
 
-func (l *netLoop) deliver(p *peer, h *proto.Header, msg []byte) {
+func (l *netLoop) deliver(p *peer, h *proto.Header, msg []byte) bool {
 	if h.Flags&proto.FlagResponse != 0 {
 		if !l.m.complete(h.RequestID, h, msg, nil) {
 			l.stale.Add(1)
 		}
-		return
+		return true
 	}
-	l.m.dispatch(p.addr, h, msg)
+	return l.m.dispatch(p.addr, h, msg)
 }
 
 func (l *netLoop) event(p *peer, e reliable.Event) {

@@ -38,6 +38,8 @@ type Messenger struct {
 
 	callPool sync.Pool
 	workPool sync.Pool
+	sendBufs sync.Pool // *[]byte copies of one-way payloads
+	budget   *byteBudget
 
 	work    chan *workItem
 	workCtx context.Context
@@ -49,6 +51,7 @@ type Messenger struct {
 }
 
 type counters struct {
+	sendsFailed                      atomic.Uint64
 	callsStarted, callsFailed        atomic.Uint64
 	requestsHandled, requestsRefused atomic.Uint64
 	rdmaReads, rdmaWrites            atomic.Uint64
@@ -105,6 +108,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		return &call{consumed: make(chan struct{}, 1), done: make(chan struct{}, 1)}
 	}
 	m.workPool.New = func() any { return &workItem{} }
+	m.budget = newByteBudget(sendBudgetBytes)
 
 	g, err := poller.New(cfg.Poller, log)
 	if err != nil {
@@ -154,7 +158,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 	m.Handle(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write(req.Payload) })
 	m.Handle(proto.OpSink, func(ctx context.Context, req *Request, w *ReplyWriter) {})
 
-	m.work = make(chan *workItem, workQueueMax)
+	if cfg.WorkQueue <= 0 {
+		cfg.WorkQueue = workQueueDefault
+	}
+	m.work = make(chan *workItem, cfg.WorkQueue)
 	m.workCtx, m.stop = context.WithCancel(context.Background())
 	for i := 0; i < cfg.Workers; i++ {
 		m.workers.Add(1)
@@ -311,9 +318,11 @@ func (m *Messenger) Call(ctx context.Context, to netip.AddrPort, op proto.Opcode
 }
 
 // Send delivers payload to the handler of op at to without waiting for
-// a response (one-way; for streaming and throughput). It returns once the
-// message is queued in the reliability layer, which delivers it exactly
-// once or reports the peer dead in Stats.
+// a response (one-way; for streaming and throughput). The payload is
+// copied into a pooled buffer, so Send returns at once unless
+// sendBudgetBytes of earlier one-way messages are still waiting to enter
+// the reliability layer; then it waits (or returns ctx's error). Delivery
+// is exactly once unless the peer dies, which Stats.SendsFailed counts.
 func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode, payload []byte, io IOHint) error {
 	if m.closed.Load() {
 		return ErrClosed
@@ -321,29 +330,63 @@ func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode
 	if len(payload) > proto.MessageBytesMax {
 		return fmt.Errorf("send %v to %v: %d bytes: %w", op, to, len(payload), ErrTooLarge)
 	}
-	c := m.callPool.Get().(*call)
-	c.id = m.nextID.Add(1)
-	c.peer = to
-	c.n, c.err = 0, nil
-	c.cancelled.Store(false)
-	flags := m.rdmaFlag(io) | proto.FlagOneWay
-	m.loopFor(to).submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: c.id}, payload: payload, call: c})
-	var err error
-	select {
-	case <-c.consumed:
-		err = c.err
-	case <-ctx.Done():
-		c.cancelled.Store(true)
-		m.loopFor(to).wake()
-		<-c.consumed
-		// Queued before the cancel was seen: it will be delivered.
-		err = c.err
-	}
-	m.callPool.Put(c)
-	if err != nil {
+	if err := m.budget.acquire(ctx, len(payload)); err != nil {
 		return fmt.Errorf("send %v to %v: %w", op, to, err)
 	}
+	bp, _ := m.sendBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	*bp = append((*bp)[:0], payload...)
+	flags := m.rdmaFlag(io) | proto.FlagOneWay
+	m.loopFor(to).submit(outItem{peer: to, hdr: proto.Header{Opcode: op, Flags: flags, RequestID: m.nextID.Add(1)},
+		payload: *bp, sendBuf: bp})
 	return nil
+}
+
+// byteBudget bounds the bytes of one-way messages copied but not yet in a
+// session, so a fast sender cannot queue unbounded memory.
+type byteBudget struct {
+	mu       sync.Mutex
+	freed    chan struct{} // closed and replaced on every release
+	used     int
+	waiters  int
+	maxBytes int
+}
+
+func newByteBudget(maxBytes int) *byteBudget {
+	return &byteBudget{maxBytes: maxBytes, freed: make(chan struct{})}
+}
+
+func (b *byteBudget) acquire(ctx context.Context, n int) error {
+	for {
+		b.mu.Lock()
+		// One message larger than the whole budget still goes alone.
+		if b.used == 0 || b.used+n <= b.maxBytes {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		ch := b.freed
+		b.waiters++
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *byteBudget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	if b.waiters > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+		b.waiters = 0
+	}
+	b.mu.Unlock()
 }
 
 // complete finishes a pending call with a response or an error; called on
@@ -391,22 +434,28 @@ func (m *Messenger) failPeer(peer netip.AddrPort, err error) {
 
 // dispatch hands a request to a worker; called on the poller goroutine
 // with msg valid only during the call.
-func (m *Messenger) dispatch(peer netip.AddrPort, h *proto.Header, msg []byte) {
+func (m *Messenger) dispatch(peer netip.AddrPort, h *proto.Header, msg []byte) bool {
+	if len(m.work) == cap(m.work) {
+		// Workers are saturated: refuse for now. The session holds the
+		// message and offers it again, and the peer's window closes
+		// meanwhile — backpressure instead of loss or EBUSY.
+		m.c.requestsRefused.Add(1)
+		return false
+	}
 	wi := m.workPool.Get().(*workItem)
 	wi.buf = append(wi.buf[:0], msg...)
 	wi.req = Request{Op: h.Opcode, From: peer, RequestID: h.RequestID, Flags: h.Flags, Payload: wi.buf}
 	wi.w.Reset()
+	// Only pollers send on m.work and each checked for room first; with
+	// several pollers the channel may fill between check and send, so
+	// never block here.
 	select {
 	case m.work <- wi:
+		return true
 	default:
-		// Workers are saturated: refuse rather than block the poller.
 		m.c.requestsRefused.Add(1)
-		if h.Flags&proto.FlagOneWay == 0 {
-			wi.w.Error(syscall.EBUSY)
-			m.loopFor(peer).queueReply(wi)
-			return
-		}
 		m.workPool.Put(wi)
+		return false
 	}
 }
 
@@ -452,6 +501,7 @@ func (m *Messenger) Stats() Stats {
 	}
 	s.CallsStarted = m.c.callsStarted.Load()
 	s.CallsFailed = m.c.callsFailed.Load()
+	s.SendsFailed = m.c.sendsFailed.Load()
 	s.RequestsHandled = m.c.requestsHandled.Load()
 	s.RequestsRefused = m.c.requestsRefused.Load()
 	s.RDMAEligibleReads = m.c.rdmaReads.Load()

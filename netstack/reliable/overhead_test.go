@@ -79,7 +79,7 @@ func BenchmarkReliabilityCost(b *testing.B) {
 			sa := NewSession(Config{Epoch: 1, Pool: pool, Reassembler: proto.NewReassembler(4, 0, 1e10),
 				Transmit: func(p []byte) { txA = append(txA, netstack.Packet{Buf: p, Peer: tb.LocalAddr()}) }}, 0)
 			sb := NewSession(Config{Epoch: 2, Pool: pool, Reassembler: proto.NewReassembler(4, 0, 1e10),
-				Deliver:  func(h *proto.Header, m []byte) { delivered++ },
+				Deliver:  func(h *proto.Header, m []byte) bool { delivered++; return true },
 				Transmit: func(p []byte) { txB = append(txB, netstack.Packet{Buf: p, Peer: ta.LocalAddr()}) }}, 0)
 			txA = make([]netstack.Packet, 0, batch)
 			txB = make([]netstack.Packet, 0, batch)

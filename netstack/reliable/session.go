@@ -92,8 +92,11 @@ type Config struct {
 	Reassembler *proto.Reassembler
 	// Deliver receives each message once, in order. msg is valid only
 	// during the call; h carries the message fields (Opcode, Flags,
-	// RequestID, Src, Dst, Status, MsgLen).
-	Deliver func(h *proto.Header, msg []byte)
+	// RequestID, Src, Dst, Status, MsgLen). Returning false refuses the
+	// message for now (the owner is saturated): the session holds it,
+	// offers it again on every Flush and takes no later packet meanwhile,
+	// so the peer's window closes — backpressure without loss.
+	Deliver func(h *proto.Header, msg []byte) bool
 	// Transmit sends one packet; pkt is valid only until the next call
 	// into the session.
 	Transmit func(pkt []byte)
@@ -113,8 +116,10 @@ type Counters struct {
 	Duplicates, OutOfWindow         uint64
 	AcksSent, KeepalivesSent        uint64
 	MessagesSent, MessagesDelivered uint64
-	RTTSmoothed                     time.Duration
-	CongestionWindow                int
+	// Refusals counts Deliver calls that returned false.
+	Refusals         uint64
+	RTTSmoothed      time.Duration
+	CongestionWindow int
 }
 
 type sendSlot struct {
@@ -168,6 +173,14 @@ type Session struct {
 	// it does not escape to the heap once per message.
 	msgHdr proto.Header
 
+	// A message the owner refused (Deliver returned false), offered again
+	// from Flush; it lives in a pool buffer or a reassembly slot.
+	held     bool
+	heldHdr  proto.Header
+	heldBuf  []byte
+	heldPool []byte
+	heldSlot int
+
 	counters Counters
 }
 
@@ -197,6 +210,15 @@ func (s *Session) reset(nowNs int64) {
 		}
 		s.recv[i] = recvSlot{}
 	}
+	if s.held {
+		if s.heldSlot >= 0 {
+			s.cfg.Reassembler.Release(s.heldSlot)
+		}
+		if s.heldPool != nil {
+			s.cfg.Pool.Put(s.heldPool)
+		}
+	}
+	s.held, s.heldBuf, s.heldPool, s.heldSlot = false, nil, nil, -1
 	if s.cfg.Reassembler != nil {
 		s.cfg.Reassembler.Drop(s.cfg.PeerKey)
 	}
@@ -338,14 +360,28 @@ func (s *Session) drainReorder(nowNs int64) {
 
 // deliver hands an in-order packet up, through reassembly when it is a
 // fragment. It reports false when the packet could not be taken (no
-// reassembly buffer) and must be received again.
+// reassembly buffer, or an earlier message is still held because the
+// owner refused it) and must be received again.
 func (s *Session) deliver(nowNs int64, h *proto.Header, payload []byte) bool {
+	if s.held && !s.retryHeld() {
+		return false
+	}
 	if h.Flags&proto.FlagFragment == 0 {
-		s.counters.MessagesDelivered++
-		if s.cfg.Deliver != nil {
-			s.msgHdr = *h
-			s.cfg.Deliver(&s.msgHdr, payload)
+		s.msgHdr = *h
+		if s.offer(&s.msgHdr, payload) {
+			return true
 		}
+		// Refused: keep a copy and offer it again from Flush; later
+		// packets wait behind it so order holds.
+		buf := s.cfg.Pool.Get()
+		if buf == nil || len(payload) > len(buf) {
+			if buf != nil {
+				s.cfg.Pool.Put(buf)
+			}
+			return false // not consumed: the peer retransmits it
+		}
+		n := copy(buf, payload)
+		s.held, s.heldHdr, s.heldBuf, s.heldSlot, s.heldPool = true, *h, buf[:n], -1, buf
 		return true
 	}
 	key := proto.ReassemblyKey{Peer: s.cfg.PeerKey, RequestID: h.RequestID, Response: h.Flags&proto.FlagResponse != 0}
@@ -365,12 +401,38 @@ func (s *Session) deliver(nowNs int64, h *proto.Header, payload []byte) bool {
 		m.Flags &^= proto.FlagFragment | proto.FlagLastFragment
 		m.FragIndex, m.FragCount, m.FragOffset = 0, 0, 0
 		m.PayloadLen = 0
-		s.counters.MessagesDelivered++
-		if s.cfg.Deliver != nil {
-			s.cfg.Deliver(m, msg)
+		if s.offer(m, msg) {
+			s.cfg.Reassembler.Release(slot)
+		} else {
+			s.held, s.heldHdr, s.heldBuf, s.heldSlot, s.heldPool = true, *m, msg, slot, nil
 		}
-		s.cfg.Reassembler.Release(slot)
 	}
+	return true
+}
+
+// offer gives one whole message to the owner.
+func (s *Session) offer(h *proto.Header, msg []byte) bool {
+	if s.cfg.Deliver != nil && !s.cfg.Deliver(h, msg) {
+		s.counters.Refusals++
+		return false
+	}
+	s.counters.MessagesDelivered++
+	return true
+}
+
+// retryHeld offers the held message again and frees it when taken.
+func (s *Session) retryHeld() bool {
+	s.msgHdr = s.heldHdr
+	if !s.offer(&s.msgHdr, s.heldBuf) {
+		return false
+	}
+	if s.heldSlot >= 0 {
+		s.cfg.Reassembler.Release(s.heldSlot)
+	}
+	if s.heldPool != nil {
+		s.cfg.Pool.Put(s.heldPool)
+	}
+	s.held, s.heldBuf, s.heldPool, s.heldSlot = false, nil, nil, -1
 	return true
 }
 
@@ -502,6 +564,9 @@ func (s *Session) Flush(nowNs int64) {
 	if nowNs-s.lastHeardNs > int64(s.cfg.PeerDeadAfter) {
 		s.die()
 		return
+	}
+	if s.held && s.retryHeld() {
+		s.drainReorder(nowNs)
 	}
 	if s.nextDueNs != 0 && nowNs >= s.nextDueNs {
 		s.retransmitDue(nowNs)

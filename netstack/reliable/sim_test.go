@@ -21,6 +21,7 @@ type simNet struct {
 	inFlight             []simPacket
 	blockAtoB, blockBtoA bool
 	sent                 int
+	refuse               float64 // share of deliveries the owner refuses
 }
 
 type simPacket struct {
@@ -108,11 +109,15 @@ func newSimEnd(t *testing.T, net *simNet, toB bool, epoch uint32, pool *Pool, no
 	e.s = NewSession(Config{
 		Epoch: epoch, Pool: pool, PeerKey: uint64(epoch),
 		Reassembler: proto.NewReassembler(4, 0, int64(10*time.Second)),
-		Deliver: func(h *proto.Header, msg []byte) {
+		Deliver: func(h *proto.Header, msg []byte) bool {
+			if net.refuse > 0 && net.rng.Float64() < net.refuse {
+				return false // a saturated owner
+			}
 			if !bytes.Equal(msg, expected(h.RequestID)) {
 				e.corrupt++
 			}
 			e.delivered = append(e.delivered, h.RequestID)
+			return true
 		},
 		Transmit: func(pkt []byte) { net.send(*nowNs, toB, pkt) },
 		OnEvent:  func(ev Event) { e.events = append(e.events, ev) },
@@ -130,7 +135,11 @@ func feed(t *testing.T, dst *simEnd, nowNs int64, data []byte) {
 }
 
 func runSim(t *testing.T, seed uint64, loss, dup, reorder float64, messages int) (a, b *simEnd, c Counters) {
-	net := &simNet{rng: rand.New(rand.NewPCG(seed, 1)), loss: loss, dup: dup, reorder: reorder,
+	return runSimRefusing(t, seed, loss, dup, reorder, 0, messages)
+}
+
+func runSimRefusing(t *testing.T, seed uint64, loss, dup, reorder, refuse float64, messages int) (a, b *simEnd, c Counters) {
+	net := &simNet{rng: rand.New(rand.NewPCG(seed, 1)), loss: loss, dup: dup, reorder: reorder, refuse: refuse,
 		delayNs: int64(100 * time.Microsecond), reorderNs: int64(2 * time.Millisecond)}
 	var now int64
 	pool := NewPool(1500-28, 1<<16)
@@ -218,6 +227,21 @@ func TestExactlyOnceLossyNetwork(t *testing.T) {
 				t.Fatalf("unexpected events %v %v", a.events, b.events)
 			}
 		})
+	}
+}
+
+// TestRefusedDeliveriesHeldNotLost has the owner refuse 30 % of
+// deliveries (a saturated worker pool) on a lossy network: every message
+// still arrives exactly once and in order.
+func TestRefusedDeliveriesHeldNotLost(t *testing.T) {
+	a, b, _ := runSimRefusing(t, 77, 0.10, 0.05, 0.25, 0.30, 150)
+	checkExactlyOnce(t, "b", b.delivered, false, 150)
+	checkExactlyOnce(t, "a", a.delivered, true, 150)
+	if a.corrupt+b.corrupt != 0 {
+		t.Fatalf("%d corrupt", a.corrupt+b.corrupt)
+	}
+	if a.s.Counters().Refusals == 0 {
+		t.Fatal("no refusals exercised")
 	}
 }
 
