@@ -192,3 +192,33 @@ func TestReadOnlyDevice(t *testing.T) {
 		t.Fatalf("SetAppRoot: err %v, want ErrReadOnly", err)
 	}
 }
+
+func TestBadEntriesAndClosed(t *testing.T) {
+	path := testkit.FileDrive(t, testDriveBytes)
+	if err := Format(path, FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []int{-1, 3, 100, RingEntriesMax * 2} {
+		if _, err := Open(path, Options{Entries: e}); err == nil || !strings.Contains(err.Error(), "Entries") {
+			t.Errorf("Open with Entries %d: err %v, want one naming Entries", e, err)
+		}
+	}
+	d, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	buf := AlignedBuffer(BlockSize)
+	if err := d.ReadBlocks(0, buf); !errors.Is(err, ErrClosed) {
+		t.Errorf("ReadBlocks after Close: %v", err)
+	}
+	if _, err := d.Submit([]Request{{Op: OpRead, Buf: buf}}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Submit after Close: %v", err)
+	}
+	if n := d.Poll(make([]Completion, 4)); n != 0 {
+		t.Errorf("Poll after Close = %d", n)
+	}
+	if err := d.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}

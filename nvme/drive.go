@@ -161,6 +161,9 @@ func Open(path string, o Options) (*Drive, error) {
 	if o.Backend == BackendVFIO && !strings.HasPrefix(path, VFIOPrefix) {
 		return nil, fmt.Errorf("open drive %s: the vfio backend serves drives named %s<pci address> (%s%s): %w", path, VFIOPrefix, VFIOPrefix, o.PCIAddress, ErrUnsupported)
 	}
+	if e := o.Entries; e < 0 || e > RingEntriesMax || e&(e-1) != 0 {
+		return nil, fmt.Errorf("open drive %s: Options.Entries %d: want 0 (default %d) or a power of two up to %d", path, e, RingEntriesDefault, RingEntriesMax)
+	}
 	t, err := openTarget(path, o.ReadOnly)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,9 @@ func (p *pollState) init(entries int) {
 // accepted before it and an error naming it. Submit never allocates on
 // success.
 func (d *Drive) Submit(reqs []Request) (int, error) {
+	if d.state.Load() != 0 {
+		return 0, fmt.Errorf("submit to drive %s: %w", d.t.path, ErrClosed)
+	}
 	p := &d.poll
 	p.raw = p.raw[:0]
 	p.wrote = p.wrote[:0]
@@ -192,6 +195,9 @@ func (p *pollState) take(r *Request) uint32 {
 // returns how many. It verifies read checksums and records write checksums
 // on the caller's goroutine. Poll never allocates when requests succeed.
 func (d *Drive) Poll(out []Completion) int {
+	if d.state.Load() != 0 {
+		return 0
+	}
 	p := &d.poll
 	raw := p.out[:min(len(out), len(p.out))]
 	k := d.be.poll(raw)
@@ -251,9 +257,11 @@ func (d *Drive) finish(sl *pollSlot, sums []uint32) error {
 }
 
 // PollFd returns a file descriptor that becomes readable when completions
-// are pending (an eventfd registered with the ring), for pollers that sleep
-// in epoll between bursts; -1 when the backend has none (the sync backend
-// completes requests inside Submit, so there is nothing to wait for).
+// are pending (an eventfd registered with the poll ring on first call), for
+// pollers that sleep in epoll between bursts: read its 8-byte counter to
+// re-arm it, then Poll. It is -1 when the backend has none (the sync
+// backend completes requests inside Submit, so there is nothing to wait
+// for).
 func (d *Drive) PollFd() int { return d.be.pollFd() }
 
 // Wait blocks until at least one submitted poll-mode request has finished,

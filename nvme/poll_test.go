@@ -180,3 +180,56 @@ func BenchmarkReadBlocks(b *testing.B) {
 		}
 	})
 }
+
+// TestMixedAPIs runs the poll-mode API on one goroutine while eight others
+// use the blocking API on the same Drive, on disjoint blocks.
+func TestMixedAPIs(t *testing.T) {
+	for _, tg := range targets[:3] {
+		t.Run(tg.name, func(t *testing.T) {
+			d := formatOpen(t, tg.make(t), Options{Entries: 32})
+			errs := make(chan error, 9)
+			for g := range 8 {
+				go func() {
+					var err error
+					defer func() { errs <- err }()
+					for i := range 50 {
+						blk := uint64(1000 + g*100 + i)
+						want := randomBlocks(blk, 1)
+						if err = d.WriteBlocks(blk, want); err != nil {
+							return
+						}
+						got := AlignedBuffer(BlockSize)
+						if err = d.ReadBlocks(blk, got); err != nil {
+							return
+						}
+						if !bytes.Equal(got, want) {
+							err = fmt.Errorf("block %d differs", blk)
+							return
+						}
+						if i%10 == 0 {
+							if err = d.Flush(); err != nil {
+								return
+							}
+						}
+					}
+				}()
+			}
+			arena := randomBlocks(7, 400)
+			reqs := make([]Request, 400)
+			for i := range reqs {
+				reqs[i] = Request{Op: OpWrite, Block: uint64(i), Buf: arena[i*BlockSize : (i+1)*BlockSize], Tag: uint64(i)}
+			}
+			reqs = append(reqs, Request{Op: OpFlush, Tag: 400})
+			for tag, err := range pump(t, d, reqs) {
+				if err != nil {
+					t.Errorf("poll-mode op %d: %v", tag, err)
+				}
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
