@@ -3,14 +3,13 @@ package frontend_test
 import (
 	"testing"
 
-	"github.com/weft-fs/weft/internal/testkit"
 	"github.com/weft-fs/weft/internal/testkit/cluster"
 )
 
 // newCluster mounts a fresh local cluster: five file-backed drives, a
 // 3+2 file system, the compute and frontend roles talking weft's
 // protocol over loopback UDP.
-func newCluster(t *testing.T) *testkit.Cluster {
+func newCluster(t *testing.T) *cluster.Cluster {
 	return cluster.New(t, cluster.Options{})
 }
 

@@ -13,14 +13,13 @@ import (
 
 	"github.com/weft-fs/weft/dataplane/fs"
 	"github.com/weft-fs/weft/dataplane/messenger"
-	"github.com/weft-fs/weft/internal/testkit"
 	"github.com/weft-fs/weft/internal/testkit/cluster"
 	"github.com/weft-fs/weft/proto/fsmsg"
 )
 
 var root = fs.Caller{}
 
-func newClient(t testing.TB) *testkit.Cluster {
+func newClient(t testing.TB) *cluster.Cluster {
 	return cluster.New(t, cluster.Options{})
 }
 

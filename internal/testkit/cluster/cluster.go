@@ -26,6 +26,9 @@ type Options struct {
 	CapacityBytes uint64
 	// FSName names the file system (default "test").
 	FSName string
+	// CacheBytes bounds the pool's stripe cache (default: the pool's);
+	// a small cache makes reads go to the drives.
+	CacheBytes int64
 	// Frontend configures the mount.
 	Frontend frontend.Options
 }
@@ -51,11 +54,18 @@ func (o *Options) fill() {
 	}
 }
 
+// Cluster is a mounted local cluster and the pool behind it.
+type Cluster struct {
+	*testkit.Cluster
+	// Pool holds the drives and the file system.
+	Pool *pool.Pool
+}
+
 // New builds a pool of file-backed drives in a wfe-drives-*
 // directory, creates one file system on it, serves it over a compute
 // messenger and mounts it through a frontend messenger (testkit.ServeAndMount).
 // Everything is torn down at cleanup, the mount first.
-func New(t testing.TB, o Options) *testkit.Cluster {
+func New(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	testkit.RequireFUSE(t)
 	o.fill()
@@ -71,7 +81,7 @@ func New(t testing.TB, o Options) *testkit.Cluster {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := pool.Create(paths, pool.Options{Logger: log})
+	p, err := pool.Create(paths, pool.Options{Logger: log, CacheBytes: o.CacheBytes})
 	if err != nil {
 		t.Fatalf("create pool: %v", err)
 	}
@@ -90,5 +100,5 @@ func New(t testing.TB, o Options) *testkit.Cluster {
 	c := testkit.ServeAndMount(t, svc, o.Frontend)
 	c.DriveDir = dir
 	c.DrivePaths = paths
-	return c
+	return &Cluster{Cluster: c, Pool: p}
 }
