@@ -567,6 +567,7 @@ func (s *Session) Flush(nowNs int64) {
 	}
 	if s.held && s.retryHeld() {
 		s.drainReorder(nowNs)
+		s.ackOwed = true // tell the peer the window is open again
 	}
 	if s.nextDueNs != 0 && nowNs >= s.nextDueNs {
 		s.retransmitDue(nowNs)
@@ -618,7 +619,10 @@ func (s *Session) retransmitDue(nowNs int64) {
 			continue
 		}
 		if nowNs >= sl.dueNs {
-			if sl.retransmits >= retransmitsMax {
+			// Retries alone prove death only if the peer is also silent:
+			// a peer that acks but holds our data (its owner is
+			// saturated) is alive, and silence is judged by Flush.
+			if sl.retransmits >= retransmitsMax && nowNs-s.lastHeardNs > 2*int64(keepaliveInterval) {
 				s.die()
 				return
 			}
@@ -646,6 +650,11 @@ func (s *Session) fillAck(h *proto.Header) {
 		}
 	}
 	h.Window = receiveWindowPackets
+	if s.held {
+		// Our owner refused a message: ask the peer to stop sending
+		// until it is taken (keepalives carry the reopened window).
+		h.Window = 0
+	}
 }
 
 func (s *Session) transmit(nowNs int64, sl *sendSlot) {
