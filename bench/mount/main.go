@@ -50,6 +50,12 @@ const (
 	fioSeqBlockSize  = "1M"
 )
 
+// Settings of the weft side, from flags.
+var (
+	mountOptions string
+	pollMode     string
+)
+
 // target is one place the workloads run.
 type target struct {
 	name string
@@ -68,6 +74,8 @@ func main() {
 	runtime := flag.Duration("runtime", runtimeDefault, "fio runtime per run")
 	files := flag.Int("files", filesDefault, "files to create, stat and unlink")
 	only := flag.String("only", "", "run only workloads whose name contains this")
+	flag.StringVar(&mountOptions, "o", "num_cores=1", "weft mount options")
+	flag.StringVar(&pollMode, "poll-mode", "adaptive", "compute pollers: adaptive or dedicated")
 	flag.Parse()
 	if err := run(*size, *runtime, *files, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/mount:", err)
@@ -114,7 +122,7 @@ func run(size string, runtime time.Duration, files int, only string) error {
 	if err := os.MkdirAll(targets[1].dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Printf("weft: 3+2 on 5 drive files in %s (%s), mount %s\n", raw, fsType(raw), w.mnt)
+	fmt.Printf("weft: 3+2 on 5 drive files in %s (%s), mount %s -o %s, compute pollers %s\n", raw, fsType(raw), w.mnt, mountOptions, pollMode)
 	fmt.Printf("fio %s per job, %s per run; %d files for metadata\n\n", size, runtime, files)
 
 	var rows []row

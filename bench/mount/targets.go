@@ -38,6 +38,9 @@ func startWeft(ctx context.Context, work, raw string, log *slog.Logger) (*weftTa
 	}
 	cfg.APIAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.DataPort = port + 1
+	if err := cfg.Set("poll_mode", pollMode); err != nil {
+		return nil, err
+	}
 	actx, cancel := context.WithCancel(ctx)
 	w := &weftTarget{mnt: filepath.Join(work, "weft"), cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})
@@ -79,7 +82,7 @@ func startWeft(ctx context.Context, work, raw string, log *slog.Logger) (*weftTa
 		},
 		func() error { return os.MkdirAll(w.mnt, 0o755) },
 		func() error {
-			_, err := w.client.Mount(ctx, api.MountRequest{Source: "localhost/" + weftFSName, Dir: w.mnt, Options: "num_cores=1"})
+			_, err := w.client.Mount(ctx, api.MountRequest{Source: "localhost/" + weftFSName, Dir: w.mnt, Options: mountOptions})
 			return err
 		},
 	}
