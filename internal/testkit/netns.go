@@ -36,6 +36,7 @@ const (
 	netMTUMax     = 9000 // largest MTU the rig sets (jumbo frames)
 	netMTUMin     = 576  // smallest MTU IPv4 guarantees
 	netNamePrefix = "wx" // owner prefix of every namespace and interface
+	netQueuesMax  = 16   // veth queues per interface
 )
 
 // HostIface is the name of the veth interface inside every host namespace.
@@ -57,6 +58,9 @@ type NetConfig struct {
 	// MTU of every veth and the bridge; 0 keeps the default 1500.
 	// 9000 gives jumbo frames.
 	MTU int
+	// Queues is the number of receive and transmit queues of every veth
+	// (0 = 1), for multi-queue AF_XDP.
+	Queues int
 	// Netem, when set, are tc netem arguments ("loss 10% duplicate 5%")
 	// applied to every host's interface egress.
 	Netem []string
@@ -113,6 +117,9 @@ func SetupNet(cfg NetConfig) (*Net, error) {
 	if cfg.Hosts < 1 || cfg.Hosts > netHostsMax {
 		return nil, fmt.Errorf("testkit: %d hosts requested, accepted 1 to %d", cfg.Hosts, netHostsMax)
 	}
+	if cfg.Queues < 0 || cfg.Queues > netQueuesMax {
+		return nil, fmt.Errorf("testkit: %d queues, accepted 0 to %d", cfg.Queues, netQueuesMax)
+	}
 	if cfg.MTU != 0 && (cfg.MTU < netMTUMin || cfg.MTU > netMTUMax) {
 		return nil, fmt.Errorf("testkit: MTU %d, accepted %d to %d", cfg.MTU, netMTUMin, netMTUMax)
 	}
@@ -141,6 +148,11 @@ func (n *Net) build(cfg NetConfig, subnet netip.Prefix) error {
 	mtu := []string{}
 	if cfg.MTU != 0 {
 		mtu = []string{"mtu", strconv.Itoa(cfg.MTU)}
+	}
+	linkOpts := mtu
+	if cfg.Queues > 1 {
+		q := strconv.Itoa(cfg.Queues)
+		linkOpts = append(append([]string{}, mtu...), "numtxqueues", q, "numrxqueues", q)
 	}
 	if err := ipCmd("netns", "add", n.Switch); err != nil {
 		return err
@@ -171,8 +183,8 @@ func (n *Net) build(cfg NetConfig, subnet netip.Prefix) error {
 		port := fmt.Sprintf("wxp%d", i)
 		steps := [][]string{
 			{"netns", "add", h.NS},
-			append(append([]string{"link", "add", "name", h.Iface, "netns", h.NS}, mtu...),
-				append([]string{"type", "veth", "peer", "name", port, "netns", n.Switch}, mtu...)...),
+			append(append([]string{"link", "add", "name", h.Iface, "netns", h.NS}, linkOpts...),
+				append([]string{"type", "veth", "peer", "name", port, "netns", n.Switch}, linkOpts...)...),
 			{"-n", n.Switch, "link", "set", port, "master", "wxbr", "up"},
 			{"-n", h.NS, "addr", "add", netip.PrefixFrom(h.Addr, 24).String(), "dev", h.Iface},
 			{"-n", h.NS, "link", "set", h.Iface, "up"},

@@ -91,7 +91,7 @@ type counters struct {
 type Transport struct {
 	log         *slog.Logger
 	sock        *xsk.Socket
-	prog        *xdpprog.Program
+	shared      *sharedProg // the program, shared with the other queues of one OpenQueues
 	neigh       *neighbours
 	ifindex     int
 	queueID     int
@@ -123,6 +123,32 @@ var _ netstack.Transport = (*Transport)(nil)
 // possible (capability, memlock, driver, mode), so the caller can log it
 // and fall back to kernel UDP.
 func Open(cfg Config) (*Transport, error) {
+	ts, err := OpenQueues(cfg, []int{cfg.QueueID})
+	if err != nil {
+		return nil, err
+	}
+	return ts[0], nil
+}
+
+// sharedProg is the XDP program the transports of one OpenQueues call
+// share; the last one closed detaches it.
+type sharedProg struct {
+	prog *xdpprog.Program
+	refs atomic.Int32
+}
+
+func (p *sharedProg) release() error {
+	if p.refs.Add(-1) == 0 {
+		return p.prog.Close()
+	}
+	return nil
+}
+
+// OpenQueues attaches the program once and opens one transport per
+// receive queue in queues (cfg.QueueID is ignored), one for each poller:
+// on a multi-queue NIC, RSS spreads weft's flows over the queues, and a
+// queue without a socket hands its frames to the kernel UDP socket.
+func OpenQueues(cfg Config, queues []int) ([]*Transport, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,8 +156,13 @@ func Open(cfg Config) (*Transport, error) {
 	if cfg.Port == 0 {
 		return nil, fmt.Errorf("%w: port 0, accepted 1 to 65535", ErrConfig)
 	}
-	if cfg.QueueID < 0 {
-		return nil, fmt.Errorf("%w: queue %d, accepted >= 0", ErrConfig, cfg.QueueID)
+	if len(queues) == 0 {
+		return nil, fmt.Errorf("%w: no queue given, accepted one or more queue indexes", ErrConfig)
+	}
+	for _, q := range queues {
+		if q < 0 {
+			return nil, fmt.Errorf("%w: queue %d, accepted >= 0", ErrConfig, q)
+		}
 	}
 	ifc, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
@@ -158,30 +189,46 @@ func Open(cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("%w: %s has MTU %d, a frame must fit one %d-byte chunk without Jumbo (multi-buffer); set Jumbo or an MTU <= %d",
 			ErrMTU, cfg.Iface, ifc.MTU, chunk, chunk-ethHeaderLen)
 	}
-	t := &Transport{
-		log:        log,
-		ifindex:    ifc.Index,
-		queueID:    cfg.QueueID,
-		local:      netip.AddrPortFrom(local, cfg.Port),
-		localMAC:   mac,
-		mtu:        ifc.MTU,
-		payloadMax: ifc.MTU - ipv4HeaderMin - udpHeaderLen,
-		chunk:      chunk,
-		rxDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
-		txDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
-		localFd:    -1,
-		held:       make([]heldFrame, 0, neighHoldMax),
+	prog, err := xdpprog.Attach(xdpprog.Config{Ifindex: ifc.Index, Port: cfg.Port, Frags: cfg.Jumbo, Mode: cfg.Mode}, log)
+	if err != nil {
+		return nil, fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
 	}
-	t.hdr.SrcMAC = mac
-	t.hdr.Src = t.local
-	if err := t.open(cfg); err != nil {
-		t.Close()
-		return nil, err
+	shared := &sharedProg{prog: prog}
+	shared.refs.Store(1) // OpenQueues' own reference, dropped on return
+	defer shared.release()
+	ts := make([]*Transport, 0, len(queues))
+	for _, q := range queues {
+		t := &Transport{
+			log:        log,
+			ifindex:    ifc.Index,
+			queueID:    q,
+			local:      netip.AddrPortFrom(local, cfg.Port),
+			localMAC:   mac,
+			mtu:        ifc.MTU,
+			payloadMax: ifc.MTU - ipv4HeaderMin - udpHeaderLen,
+			chunk:      chunk,
+			rxDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
+			txDescs:    make([]xsk.Desc, 0, burstMax*fragsMax),
+			localFd:    -1,
+			held:       make([]heldFrame, 0, neighHoldMax),
+			kind:       "xdp-" + prog.Mode().String(),
+			shared:     shared,
+		}
+		shared.refs.Add(1)
+		t.hdr.SrcMAC = mac
+		t.hdr.Src = t.local
+		if err := t.open(cfg); err != nil {
+			t.Close()
+			for _, o := range ts {
+				o.Close()
+			}
+			return nil, err
+		}
+		ts = append(ts, t)
 	}
-	t.kind = "xdp-" + t.prog.Mode().String()
-	log.Info("af_xdp transport open", "iface", cfg.Iface, "queue", cfg.QueueID, "local", t.local,
-		"mode", t.prog.Mode().String(), "mtu", t.mtu, "jumbo", cfg.Jumbo)
-	return t, nil
+	log.Info("af_xdp transport open", "iface", cfg.Iface, "queues", queues, "local", netip.AddrPortFrom(local, cfg.Port),
+		"mode", prog.Mode().String(), "mtu", ifc.MTU, "jumbo", cfg.Jumbo)
+	return ts, nil
 }
 
 // ErrUnsupportedLink means the interface is not Ethernet.
@@ -204,12 +251,8 @@ func (t *Transport) open(cfg Config) error {
 		return fmt.Errorf("xdp: raw socket for peers on this host: %w", err)
 	}
 	t.localBuf = make([]byte, ipv4HeaderMin+udpHeaderLen+t.payloadMax)
-	t.prog, err = xdpprog.Attach(xdpprog.Config{Ifindex: t.ifindex, Port: cfg.Port, Frags: cfg.Jumbo, Mode: cfg.Mode}, t.log)
-	if err != nil {
-		return fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
-	}
 	ring := cfg.RingEntries
-	t.sock, err = xsk.New(t.ifindex, cfg.QueueID, xsk.Options{
+	t.sock, err = xsk.New(t.ifindex, t.queueID, xsk.Options{
 		Frames:                cfg.Frames,
 		FillRingEntries:       ring,
 		CompletionRingEntries: ring,
@@ -219,9 +262,9 @@ func (t *Transport) open(cfg Config) error {
 		MultiBuffer:           cfg.Jumbo,
 	})
 	if err != nil {
-		return fmt.Errorf("xdp: %s queue %d: %w", cfg.Iface, cfg.QueueID, err)
+		return fmt.Errorf("xdp: %s queue %d: %w", cfg.Iface, t.queueID, err)
 	}
-	if err := t.prog.Register(cfg.QueueID, t.sock.FD()); err != nil {
+	if err := t.shared.prog.Register(t.queueID, t.sock.FD()); err != nil {
 		return fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
 	}
 	return nil
@@ -564,9 +607,9 @@ func (t *Transport) Close() error {
 		t.sock = nil
 	}
 	t.sockMu.Unlock()
-	if t.prog != nil {
-		errs = append(errs, t.prog.Close())
-		t.prog = nil
+	if t.shared != nil {
+		errs = append(errs, t.shared.release())
+		t.shared = nil
 	}
 	if t.neigh != nil {
 		errs = append(errs, t.neigh.close())

@@ -340,3 +340,67 @@ func TestFirstContactHeld(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestMultiQueue opens one transport per queue of a two-queue veth. A
+// kernel sender on the other host spreads 16 flows over both queues: every
+// datagram lands on one of the queues' sockets (none falls through to the
+// kernel), and the shared program lives until the last transport closes.
+func TestMultiQueue(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2, Queues: 2})
+	var bs []*Transport
+	if err := n.Hosts[1].Do(func() (err error) {
+		bs, err = OpenQueues(Config{Iface: n.Hosts[1].Iface, Port: testPort, Frames: 1024, RingEntries: 256}, []int{0, 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, b := range bs {
+			b.Close()
+		}
+	}()
+	const flows, each = 16, 8
+	err := n.Hosts[0].Do(func() error {
+		for f := 0; f < flows; f++ {
+			c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(bs[0].LocalAddr()))
+			if err != nil {
+				return err
+			}
+			for i := 0; i < each; i++ {
+				if _, err := c.Write([]byte{byte(f), byte(i)}); err != nil {
+					return err
+				}
+			}
+			c.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]int, len(bs))
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(5 * time.Second)
+	for got[0]+got[1] < flows*each && time.Now().Before(deadline) {
+		for i, b := range bs {
+			k, err := b.RecvBurst([]netstack.Packet{{Buf: buf}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] += k
+		}
+	}
+	t.Logf("per receive queue: %v", got)
+	if got[0]+got[1] != flows*each {
+		t.Fatalf("received %v of %d", got, flows*each)
+	}
+	if got[0] == 0 || got[1] == 0 {
+		t.Fatalf("one queue received nothing: %v", got)
+	}
+	if err := bs[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if bs[1].shared.refs.Load() != 1 {
+		t.Fatalf("program references %d after closing one of two transports", bs[1].shared.refs.Load())
+	}
+}
