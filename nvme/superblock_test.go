@@ -1,7 +1,9 @@
 package nvme
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 )
 
@@ -50,6 +52,16 @@ func TestLayout(t *testing.T) {
 		}
 		if total-(ds+db) > dataAlignBlocks+2 {
 			t.Errorf("capacity %d: %d blocks wasted", c, total-(ds+db))
+		}
+	}
+}
+
+func TestIndexChecksum(t *testing.T) {
+	for _, i := range []uint64{0, 1, 255, 256, 1 << 40, ^uint64(0), 0x0123456789abcdef} {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], i)
+		if got, want := indexChecksum(i), crc32.Checksum(b[:], castagnoli); got != want {
+			t.Fatalf("indexChecksum(%d) = %#x, want %#x", i, got, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package nvme
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"sync/atomic"
@@ -39,13 +38,22 @@ func newTable(tableBlocks, dataBlocks uint64) *table {
 // blockChecksum is the CRC32C of one data block, seeded with its index so a
 // block written to the wrong place (a misdirected write) fails verification.
 func blockChecksum(index uint64, data []byte) uint32 {
-	var seed [8]byte
-	binary.LittleEndian.PutUint64(seed[:], index)
-	c := crc32.Update(crc32.Checksum(seed[:], castagnoli), castagnoli, data)
+	c := crc32.Update(indexChecksum(index), castagnoli, data)
 	if c == checksumEmpty {
 		return checksumZero
 	}
 	return c
+}
+
+// indexChecksum is the CRC32C of index as 8 little-endian bytes, computed
+// bytewise from the table: handing crc32 an 8-byte array would make it
+// escape, and a heap allocation per block is what the hot path avoids.
+func indexChecksum(index uint64) uint32 {
+	crc := ^uint32(0)
+	for i := range 8 {
+		crc = castagnoli[byte(crc)^byte(index>>(8*i))] ^ crc>>8
+	}
+	return ^crc
 }
 
 // record stores the checksums of buf, written at data block first.
