@@ -16,6 +16,10 @@ type rawReq struct {
 	off  int64
 	buf  []byte
 	ud   uint64 // returned in rawCompletion.ud
+	// table: buf is live checksum-table memory that other goroutines
+	// update atomically; a backend whose writes read it through the race
+	// detector's eyes (pwrite) writes a snapshot instead.
+	table bool
 }
 
 // rawCompletion reports a finished rawReq: res is the byte count or -errno.

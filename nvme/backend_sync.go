@@ -2,6 +2,8 @@ package nvme
 
 import (
 	"fmt"
+	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +22,18 @@ type syncBackend struct {
 	done []rawCompletion // FIFO of finished poll-mode requests
 	head int             // index of the oldest entry in done
 	n    int             // entries in done
+	snap []byte          // poll-mode table writes are copied here first
+}
+
+// copyAtomic copies src, memory other goroutines store to atomically, into
+// dst word by word.
+func copyAtomic(dst, src []byte) {
+	n := len(src) / 4
+	s := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(src))), n)
+	d := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(dst))), n)
+	for i := range s {
+		d[i] = atomic.LoadUint32(&s[i])
+	}
 }
 
 func newSyncBackend(fd, entries int) *syncBackend {
@@ -38,8 +52,16 @@ func (b *syncBackend) submit(reqs []rawReq) (int, error) {
 	for ; i < len(reqs) && b.n < len(b.done); i++ {
 		r := &reqs[i]
 		res := int32(-int32(unix.ECANCELED))
+		buf := r.buf
+		if r.table {
+			if b.snap == nil {
+				b.snap = AlignedBuffer(RequestBytesMax)
+			}
+			copyAtomic(b.snap, buf)
+			buf = b.snap[:len(buf)]
+		}
 		if !failed {
-			res = b.run(r.op, r.off, r.buf)
+			res = b.run(r.op, r.off, buf)
 		}
 		failed = r.link && (failed || res < 0)
 		b.done[(b.head+b.n)%len(b.done)] = rawCompletion{ud: r.ud, res: res}

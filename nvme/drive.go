@@ -28,6 +28,7 @@ type Drive struct {
 	// paths read it without sbMu.
 	tableStart, dataStart, dataBlocks uint64
 	flMu                              sync.Mutex // serialises Flush so a Flush never returns before an earlier one's table writes
+	flushBuf                          []byte     // snapshot of the table blocks Flush writes; guarded by flMu
 	info                              Info
 	ro                                bool
 	state                             atomic.Uint32 // 0 open, 1 closed
@@ -366,7 +367,10 @@ func (d *Drive) flushLocked() error {
 			end++
 		}
 		off := int64((d.tableStart + uint64(tb)) * BlockSize)
-		if err := d.be.do(opWrite, off, d.tab.raw[tb*BlockSize:end*BlockSize]); err != nil {
+		if d.flushBuf == nil {
+			d.flushBuf = AlignedBuffer(RequestBytesMax)
+		}
+		if err := d.be.do(opWrite, off, d.tab.snapshot(d.flushBuf, tb, end)); err != nil {
 			for i := tb; i < end; i++ {
 				d.tab.markDirty(i)
 			}

@@ -176,7 +176,7 @@ func (d *Drive) addFlush(r *Request, room int) bool {
 		for tb := first; tb <= last; tb += RequestBytesMax / BlockSize {
 			end := min(last+1, tb+RequestBytesMax/BlockSize)
 			p.raw = append(p.raw, rawReq{op: opWrite, link: true, off: int64((d.tableStart + uint64(tb)) * BlockSize),
-				buf: d.tab.raw[tb*BlockSize : end*BlockSize], ud: uint64(s)})
+				buf: d.tab.raw[tb*BlockSize : end*BlockSize], ud: uint64(s), table: true})
 			sl.pending++
 		}
 	}

@@ -138,3 +138,18 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// snapshot copies table blocks [from, to) into dst with atomic loads, for
+// writers whose reads of the table memory the race detector sees (pwrite);
+// io_uring and NVMe read the live table memory directly, entry by entry
+// atomic (aligned 4-byte words), which the crash contract tolerates (see
+// doc.go).
+func (t *table) snapshot(dst []byte, from, to int) []byte {
+	n := (to - from) * entriesPerTableBlock
+	src := unsafe.Slice((*uint32)(unsafe.Pointer(&t.raw[from*BlockSize])), n)
+	out := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(dst))), n)
+	for i := range src {
+		out[i] = atomic.LoadUint32(&src[i])
+	}
+	return dst[:n*checksumBytes]
+}
