@@ -189,7 +189,7 @@ func OpenQueues(cfg Config, queues []int) ([]*Transport, error) {
 		return nil, fmt.Errorf("%w: %s has MTU %d, a frame must fit one %d-byte chunk without Jumbo (multi-buffer); set Jumbo or an MTU <= %d",
 			ErrMTU, cfg.Iface, ifc.MTU, chunk, chunk-ethHeaderLen)
 	}
-	prog, err := xdpprog.Attach(xdpprog.Config{Ifindex: ifc.Index, Port: cfg.Port, Frags: cfg.Jumbo, Mode: cfg.Mode}, log)
+	prog, err := xdpprog.Attach(xdpprog.Config{Ifindex: ifc.Index, Port: cfg.Port, LocalIP: local, Frags: cfg.Jumbo, Mode: cfg.Mode}, log)
 	if err != nil {
 		return nil, fmt.Errorf("xdp: %s: %w", cfg.Iface, err)
 	}

@@ -406,3 +406,39 @@ func TestMultiQueue(t *testing.T) {
 		t.Fatalf("program references %d after closing one of two transports", bs[1].shared.refs.Load())
 	}
 }
+
+// TestSecondAddressToKernel: on an interface with two addresses, the
+// transport takes datagrams to its own address, and those to the other
+// address stay with the kernel socket bound there.
+func TestSecondAddressToKernel(t *testing.T) {
+	n := testkit.NewNet(t, testkit.NetConfig{Hosts: 2})
+	h2 := n.Hosts[1]
+	second := h2.Addr.Next().Next().Next().Next().Next().Next().Next().Next().Next().Next() // .12, high bits clear
+	if out, err := h2.Command(context.Background(), "ip", "addr", "add", second.String()+"/24", "dev", h2.Iface).CombinedOutput(); err != nil {
+		t.Fatalf("add second address: %v: %s", err, out)
+	}
+	a, b := openPair(t, n, 0, false)
+	var kern *net.UDPConn
+	if err := h2.Do(func() (err error) {
+		kern, err = net.ListenUDP("udp4", &net.UDPAddr{IP: second.AsSlice(), Port: testPort})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer kern.Close()
+	resolve(t, a, second)
+	sendOne(t, a, netip.AddrPortFrom(second, testPort), []byte("to the second address"))
+	kern.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	m, err := kern.Read(buf)
+	if err != nil || string(buf[:m]) != "to the second address" {
+		t.Fatalf("kernel socket on %s: %q %v", second, buf[:m], err)
+	}
+	sendOne(t, a, b.LocalAddr(), []byte("to the first"))
+	if p := recvOne(t, b, buf); string(p.Buf) != "to the first" {
+		t.Fatalf("af_xdp got %q", p.Buf)
+	}
+	if s := b.Stats(); s.RxNotOurs != 0 {
+		t.Fatalf("af_xdp saw %d datagrams for another address", s.RxNotOurs)
+	}
+}

@@ -2,14 +2,15 @@
 //
 // The program is written with cilium/ebpf's assembler (no clang at build
 // time). It looks at one thing: is this an IPv4/UDP datagram, unfragmented,
-// without IP options, addressed to weft's UDP port? Only then does it
+// without IP options, addressed to weft's UDP port (and, when configured,
+// to weft's IPv4 address)? Only then does it
 // redirect the frame to the AF_XDP socket registered for the receive queue
 // in an XSKMAP; every other frame — ARP, SSH, ICMP, other ports, fragments —
 // and weft's own frames when no socket is registered are passed to the
 // kernel (bpf_redirect_map with XDP_PASS as the miss action), where the
 // kernel UDP socket bound to the same port picks them up:
 //
-//	frame ──► eth/IPv4/UDP dst port == weft? ──no──► XDP_PASS (kernel stack)
+//	frame ──► eth/IPv4/UDP to weft's port (and address)? ──no──► XDP_PASS
 //	                    │yes
 //	                    ▼
 //	          xsks[rx_queue_index] set? ──no──► XDP_PASS (kernel UDP socket)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 
 	"github.com/cilium/ebpf"
@@ -60,6 +61,10 @@ type Config struct {
 	Ifindex int
 	// Port is weft's UDP port; only datagrams to it are redirected.
 	Port uint16
+	// LocalIP, when set, narrows redirection to datagrams addressed to it:
+	// on an interface with several addresses the others stay with the
+	// kernel, whose socket answers from the address the peer used.
+	LocalIP netip.Addr
 	// Frags loads the program with BPF_F_XDP_HAS_FRAGS so frames larger
 	// than one page (jumbo MTU) reach it as multi-buffer frames.
 	Frags bool
@@ -87,7 +92,10 @@ func Attach(cfg Config, log *slog.Logger) (*Program, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	xsks, prog, err := load(cfg.Port, cfg.Frags)
+	if cfg.LocalIP.IsValid() && !cfg.LocalIP.Is4() {
+		return nil, fmt.Errorf("xdpprog: local address %s, accepted an IPv4 address", cfg.LocalIP)
+	}
+	xsks, prog, err := load(cfg.Port, cfg.LocalIP, cfg.Frags)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +128,7 @@ func Attach(cfg Config, log *slog.Logger) (*Program, error) {
 }
 
 // load creates the XSKMAP and loads the program without attaching it.
-func load(port uint16, frags bool) (*ebpf.Map, *ebpf.Program, error) {
+func load(port uint16, localIP netip.Addr, frags bool) (*ebpf.Map, *ebpf.Program, error) {
 	xsks, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "weft_xsks",
 		Type:       ebpf.XSKMap,
@@ -135,7 +143,7 @@ func load(port uint16, frags bool) (*ebpf.Map, *ebpf.Program, error) {
 		Name:         "weft_xdp",
 		Type:         ebpf.XDP,
 		License:      "Dual BSD/GPL",
-		Instructions: Instructions(port, xsks.FD()),
+		Instructions: Instructions(port, localIP, xsks.FD()),
 	}
 	if frags {
 		spec.Flags = unix.BPF_F_XDP_HAS_FRAGS
@@ -197,6 +205,7 @@ const (
 	offIPVerIHL  = 14
 	offIPFrag    = 20
 	offIPProto   = 23
+	offIPDst     = 30
 	offUDPDst    = 36
 	headersLen   = 42 // Ethernet 14 + IPv4 20 + UDP 8
 
@@ -215,9 +224,18 @@ func be16(v uint16) int32 {
 	return int32(binary.NativeEndian.Uint16(b[:]))
 }
 
-// Instructions returns the program for port with the XSKMAP at mapFD.
-func Instructions(port uint16, mapFD int) asm.Instructions {
-	return asm.Instructions{
+// Instructions returns the program for port (and localIP when valid) with
+// the XSKMAP at mapFD.
+func Instructions(port uint16, localIP netip.Addr, mapFD int) asm.Instructions {
+	var dstIP asm.Instructions
+	if localIP.IsValid() {
+		a := localIP.As4()
+		dstIP = asm.Instructions{
+			asm.LoadMem(asm.R5, asm.R2, offIPDst, asm.Word),
+			asm.JNE.Imm32(asm.R5, int32(binary.NativeEndian.Uint32(a[:])), "pass"),
+		}
+	}
+	head := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1), // r6 = ctx
 		asm.LoadMem(asm.R2, asm.R6, xdpMdData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, xdpMdDataEnd, asm.Word),
@@ -239,6 +257,8 @@ func Instructions(port uint16, mapFD int) asm.Instructions {
 		asm.JNE.Imm(asm.R5, 0, "pass"),
 		asm.LoadMem(asm.R5, asm.R2, offUDPDst, asm.Half),
 		asm.JNE.Imm(asm.R5, be16(port), "pass"),
+	}
+	tail := asm.Instructions{
 		// bpf_redirect_map(&xsks, rx_queue_index, XDP_PASS)
 		asm.LoadMapPtr(asm.R1, mapFD),
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word),
@@ -248,4 +268,5 @@ func Instructions(port uint16, mapFD int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
 		asm.Return(),
 	}
+	return append(append(head, dstIP...), tail...)
 }

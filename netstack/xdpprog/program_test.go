@@ -3,6 +3,7 @@ package xdpprog
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
@@ -20,6 +21,7 @@ func frame(port uint16, mut func(b []byte)) []byte {
 	binary.BigEndian.PutUint16(b[16:], uint16(len(b)-14))
 	b[22] = 64
 	b[23] = 17
+	copy(b[30:34], []byte{10, 99, 0, 2})
 	binary.BigEndian.PutUint16(b[34:], 40000)
 	binary.BigEndian.PutUint16(b[36:], port)
 	binary.BigEndian.PutUint16(b[38:], 8+16)
@@ -37,7 +39,7 @@ func TestProgramVerdicts(t *testing.T) {
 		t.Skip("loading XDP programs needs root (CAP_BPF, CAP_NET_ADMIN)")
 	}
 	for _, frags := range []bool{false, true} {
-		xsks, prog, err := load(testPort, frags)
+		xsks, prog, err := load(testPort, netip.MustParseAddr("10.99.0.2"), frags)
 		if errors.Is(err, ErrPermission) {
 			t.Skip(err)
 		}
@@ -52,6 +54,8 @@ func TestProgramVerdicts(t *testing.T) {
 		}{
 			{"weft port, no socket registered", frame(testPort, nil)},
 			{"other UDP port", frame(22, nil)},
+			{"other destination address", frame(testPort, func(b []byte) { b[33] = 3 })},
+			{"destination address with high bit", frame(testPort, func(b []byte) { b[30] = 200 })},
 			{"arp", frame(testPort, func(b []byte) { b[12], b[13] = 0x08, 0x06 })},
 			{"vlan tagged", frame(testPort, func(b []byte) { b[12], b[13] = 0x81, 0x00 })},
 			{"tcp", frame(testPort, func(b []byte) { b[23] = 6 })},
