@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Bind limits.
@@ -71,6 +73,9 @@ func Bind(sysfs, addr string) (*Binding, error) {
 		return b, nil
 	}
 	dev := filepath.Join(sysfs, "bus/pci/devices", addr)
+	if err := checkUnused(sysfs, addr); err != nil {
+		return nil, fmt.Errorf("bind %s to %s: %w", addr, vfioDriver, err)
+	}
 	if _, err := os.Stat(filepath.Join(sysfs, "bus/pci/drivers", vfioDriver)); err != nil {
 		return nil, fmt.Errorf("bind %s: %w: driver %s not loaded (modprobe vfio-pci)", addr, ErrNoVFIO, vfioDriver)
 	}
@@ -151,6 +156,23 @@ func NVMeBlockDevices(sysfs, addr string) []string {
 		}
 	}
 	return out
+}
+
+// checkUnused refuses to take a controller whose namespaces are in use:
+// unbinding the nvme driver would pull the disk from under a mount, a
+// device-mapper or md holder, or another weft Drive. An O_EXCL open fails
+// with EBUSY for exactly those exclusive users.
+func checkUnused(sysfs, addr string) error {
+	for _, dev := range NVMeBlockDevices(sysfs, addr) {
+		fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("namespace %s is in use (mounted, held by another device, or open exclusively): %w", dev, ErrBusy)
+		}
+		if err == nil {
+			unix.Close(fd)
+		}
+	}
+	return nil
 }
 
 func writeSysfs(path, value string) error {

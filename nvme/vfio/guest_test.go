@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -121,6 +123,22 @@ func TestInGuestRelease(t *testing.T) {
 		t.Skip("needs the QEMU guest (run by TestGuestVFIO)")
 	}
 	addr := guestAddr
+	// A namespace in exclusive use is not pulled from under its user.
+	devs := NVMeBlockDevices("", addr)
+	if len(devs) != 1 {
+		t.Fatalf("block devices of %s: %v, want one", addr, devs)
+	}
+	fd, err := unix.Open(devs[0], unix.O_RDONLY|unix.O_EXCL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Bind("", addr); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Bind with %s open O_EXCL: %v, want ErrBusy", devs[0], err)
+	}
+	unix.Close(fd)
+	if d, _ := Driver("", addr); d != "nvme" {
+		t.Fatalf("after a refused Bind %s is on %q, want nvme", addr, d)
+	}
 	b, err := Bind("", addr)
 	if err != nil {
 		t.Fatal(err)
