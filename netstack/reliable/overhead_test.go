@@ -52,7 +52,11 @@ func BenchmarkReliabilityCost(b *testing.B) {
 			}
 			recvAll := func(t *udp.Transport, want int, each func(h *proto.Header, p []byte)) {
 				var h proto.Header
+				deadline := time.Now().Add(5 * time.Second)
 				for got := 0; got < want; {
+					if time.Now().After(deadline) {
+						b.Fatalf("received %d of %d datagrams in 5 s (loopback dropped some)", got, want)
+					}
 					for i := range in {
 						in[i].Buf = in[i].Buf[:cap(in[i].Buf)]
 					}
