@@ -69,7 +69,7 @@ func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds, size int) er
 	}
 	defer n.Close()
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	go func() {
 		<-sig
 		n.Close() // remove the namespaces even when interrupted
