@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -72,9 +73,13 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// STOPPING=1 as soon as the signal arrives, and at the latest when
+	// Run returns (an early failure, or a stop faster than the goroutine).
+	var stopping sync.Once
+	notifyStopping := func() { stopping.Do(func() { daemon.SdNotify(false, daemon.SdNotifyStopping) }) }
 	go func() {
 		<-ctx.Done()
-		daemon.SdNotify(false, daemon.SdNotifyStopping)
+		notifyStopping()
 	}()
 	a := agent.New(cfg, version, log)
 	err = a.Run(ctx, func() {
@@ -82,6 +87,7 @@ func run() int {
 			log.Warn("sd_notify READY", "err", err)
 		}
 	})
+	notifyStopping()
 	if err != nil {
 		log.Error("weftd", "err", err)
 		return 1
