@@ -34,10 +34,26 @@
 // re-creates every queue pair (requests in flight then complete with
 // ErrReset).
 //
+// # Two backends under one burst API
+//
 // The burst API has the shape of the nvme package's io_uring backend —
 // Submit(reqs) (n, err), Poll(out) n, PollFd — so a drive can be served by
-// either; the nvme package adapts it behind Drive when the drive is named
-// "vfio:<pci address>".
+// either. nvme.Open picks by name: a block device path is served by
+// io_uring (IOPOLL on NVMe poll queues with Options.Poll = PollIO), a PCI
+// address "vfio:0000:00:03.0" by this driver (nvme/backend_vfio.go binds the
+// controller to vfio-pci and gives it back to the kernel nvme driver at
+// Close). Above the backend nothing changes: the same superblocks, checksum
+// table and CRC32C per block, the same Drive.Submit/Poll and blocking
+// calls, so a drive formatted through vfio opens through io_uring.
+//
+//	            nvme.Drive: Submit / Poll / ReadBlocks / Flush (CRC32C, flush chains)
+//	                              │ rawReq / rawCompletion
+//	            ┌─────────────────┴──────────────────┐
+//	     io_uring backend                     vfio backend
+//	     /dev/nvme0n1                         vfio:0000:00:03.0
+//	     SQE → io_uring_enter → nvme driver   sqe → doorbell MMIO (no syscall)
+//	     IOPOLL: kernel polls poll queues     phase-bit polling of our own CQ
+//	     PollFd: eventfd (or -1 with IOPOLL)  PollFd: -1 (no interrupts at all)
 //
 // Tests of everything that needs a controller run in a QEMU guest with an
 // emulated NVMe behind intel-iommu (TestGuestVFIO, internal/testkit).
