@@ -46,14 +46,14 @@
 // table and CRC32C per block, the same Drive.Submit/Poll and blocking
 // calls, so a drive formatted through vfio opens through io_uring.
 //
-//	            nvme.Drive: Submit / Poll / ReadBlocks / Flush (CRC32C, flush chains)
-//	                              │ rawReq / rawCompletion
-//	            ┌─────────────────┴──────────────────┐
-//	     io_uring backend                     vfio backend
-//	     /dev/nvme0n1                         vfio:0000:00:03.0
-//	     SQE → io_uring_enter → nvme driver   sqe → doorbell MMIO (no syscall)
-//	     IOPOLL: kernel polls poll queues     phase-bit polling of our own CQ
-//	     PollFd: eventfd (or -1 with IOPOLL)  PollFd: -1 (no interrupts at all)
+//	       nvme.Drive: Submit / Poll / ReadBlocks / Flush (CRC32C, flush chains)
+//	                         │ rawReq / rawCompletion
+//	       ┌─────────────────┴──────────────────┐
+//	io_uring backend                     vfio backend
+//	/dev/nvme0n1                         vfio:0000:00:03.0
+//	SQE → io_uring_enter → nvme driver   sqe → doorbell MMIO (no syscall)
+//	IOPOLL: kernel polls poll queues     phase-bit polling of our own CQ
+//	PollFd: eventfd (or -1 with IOPOLL)  PollFd: -1 (no interrupts at all)
 //
 // Tests of everything that needs a controller run in a QEMU guest with an
 // emulated NVMe behind intel-iommu (TestGuestVFIO, internal/testkit).
