@@ -128,7 +128,7 @@ func (a *Agent) shutdown() error {
 	}
 	acancel()
 	// Unmount: the kernel stops sending, the requests it sent are answered.
-	errs = append(errs, a.unmountAll())
+	a.unmountAll()
 	a.wg.Wait()
 	// Write back the pool and release the drives.
 	errs = append(errs, a.stopCompute())

@@ -202,14 +202,13 @@ func (a *Agent) Mounts() []api.Mount {
 // busy one is detached (MNT_DETACH: no new opens, open files keep
 // working) and given busyUnmountGrace for its users to finish, so requests
 // in flight are answered; only then is its connection aborted.
-func (a *Agent) unmountAll() error {
+func (a *Agent) unmountAll() {
 	a.mountsMu.Lock()
 	all := make([]*mount, 0, len(a.mounts))
 	for _, mt := range a.mounts {
 		all = append(all, mt)
 	}
 	a.mountsMu.Unlock()
-	var errs []error
 	for _, mt := range all {
 		dir := mt.info.Dir
 		err := unix.Unmount(dir, 0)
@@ -225,12 +224,15 @@ func (a *Agent) unmountAll() error {
 			continue
 		case <-time.After(busyUnmountGrace):
 		}
+		// Still open after the grace: abort, failing what the users do
+		// next on it (ENOTCONN). Not a failed stop: the data they wrote
+		// is in the pool, which is written back next.
+		a.log.Warn("mount still in use after the grace period: aborting its FUSE connection", "dir", dir)
 		if err := mt.mp.Unmount(); err != nil {
-			errs = append(errs, err)
+			a.log.Warn("abort mount", "dir", dir, "err", err)
 		}
 		<-mt.done
 	}
-	return errors.Join(errs...)
 }
 
 // clearStaleMount detaches a weft mount whose agent died (its FUSE

@@ -399,3 +399,55 @@ func TestAPIToken(t *testing.T) {
 		t.Errorf("metrics without weft_raft_leader 1")
 	}
 }
+
+// TestGracefulStopBusy stops weftd while a file on the mount is open and
+// being written: the mount is detached, the writer keeps going until it
+// closes the file, and weftd then finishes its stop cleanly with every
+// byte written kept.
+func TestGracefulStopBusy(t *testing.T) {
+	a := newAgent(t)
+	a.setup("fs1", "256MiB", "3+2")
+	mnt := a.mountDir("mnt")
+	a.mount("localhost/fs1", mnt, "")
+	f, err := os.Create(filepath.Join(mnt, "open"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 256<<10)
+	rand.Read(chunk)
+	if _, err := f.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	// The agent detaches the busy mount and waits for the file's users.
+	deadline := time.Now().Add(agentStartTimeout)
+	for mountLine(mnt) != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("busy mount not detached after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The open file still works: write more, then close it.
+	if _, err := f.Write(chunk); err != nil {
+		t.Fatalf("write to the open file after SIGTERM: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("close after SIGTERM: %v", err)
+	}
+	select {
+	case err := <-a.exited:
+		a.cmd = nil
+		a.log.Close()
+		if err != nil {
+			t.Fatalf("weftd exited with %v after a busy stop", err)
+		}
+	case <-time.After(agentStopTimeout):
+		t.Fatal("weftd did not stop after the file was closed")
+	}
+	a.start()
+	a.mount("localhost/fs1", mnt, "")
+	got, err := os.ReadFile(filepath.Join(mnt, "open"))
+	if err != nil || !bytes.Equal(got, append(append([]byte{}, chunk...), chunk...)) {
+		t.Fatalf("after a busy stop and restart: %d bytes, %v; want %d", len(got), err, 2*len(chunk))
+	}
+}

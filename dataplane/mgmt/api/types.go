@@ -28,7 +28,6 @@ type Drive struct {
 	SizeBytes  uint64    `json:"size_bytes"`
 	State      string    `json:"state"` // pending (not yet in a pool), active, missing, failed
 	AddedAt    time.Time `json:"added_at"`
-	Backend    string    `json:"backend,omitempty"`
 	BlockBytes uint32    `json:"block_bytes,omitempty"`
 	// ForceFormat lets the pool's creation format over an existing weft
 	// superblock (drive add --force).

@@ -96,9 +96,9 @@ that already carries another weft cluster's superblock is refused unless
 
 func printDrives(g *globals, ds []api.Drive) error {
 	return g.print(ds, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "UUID\tHOST\tPATH\tSIZE\tSTATE\tBACKEND\tADDED")
+		fmt.Fprintln(w, "UUID\tHOST\tPATH\tSIZE\tSTATE\tADDED")
 		for _, d := range ds {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.UUID, d.Host, d.Path, api.FormatSize(d.SizeBytes), d.State, orDash(d.Backend), d.AddedAt.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.UUID, d.Host, d.Path, api.FormatSize(d.SizeBytes), d.State, d.AddedAt.Local().Format(time.DateTime))
 		}
 	})
 }
