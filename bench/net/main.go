@@ -37,6 +37,7 @@ const (
 func main() {
 	dur := flag.Duration("d", 2*time.Second, "duration of each throughput run")
 	probeOnly := flag.Bool("probe", false, "run only the raw small-packet probe")
+	skipProbe := flag.Bool("noprobe", false, "skip the raw probe, run only the messenger comparison")
 	dedicated := flag.Bool("dedicated", false, "busy-polling pollers (dedicated cores) instead of adaptive")
 	rounds := flag.Int("rounds", 3, "interleaved rounds per measurement; medians are printed")
 	probeSize := flag.Int("probesize", 64, "UDP payload bytes of the raw probe (up to 8972)")
@@ -55,14 +56,14 @@ func main() {
 	if *dedicated {
 		mode = poller.Dedicated
 	}
-	if err := run(*dur, *probeOnly, mode, max(*rounds, 1), min(max(*probeSize, 1), 8972)); err != nil {
+	if err := run(*dur, *probeOnly, *skipProbe, mode, max(*rounds, 1), min(max(*probeSize, 1), 8972)); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/net:", err)
 		os.Exit(1)
 	}
 }
 
-func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds, size int) error {
+func run(d time.Duration, probeOnly, skipProbe bool, mode poller.Mode, rounds, size int) error {
 	n, err := testkit.SetupNet(testkit.NetConfig{Hosts: 2, MTU: 9000})
 	if err != nil {
 		return err
@@ -79,6 +80,24 @@ func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds, size int) er
 		n.Hosts[0].NS, n.Hosts[1].NS, d.Milliseconds())
 
 	fmt.Printf("load average at start: %s\n", loadAvg())
+	if !skipProbe {
+		if err := rawProbe(n, d, rounds, size); err != nil {
+			return err
+		}
+	}
+	if probeOnly {
+		fmt.Printf("\nload average at end: %s\n", loadAvg())
+		return nil
+	}
+	if err := benchWeft(n, d, mode, rounds); err != nil {
+		return err
+	}
+	fmt.Printf("\nload average at end: %s (2 cores shared with other work: figures are noisy)\n", loadAvg())
+	return nil
+}
+
+// rawProbe compares the transports without weft's protocol.
+func rawProbe(n *testkit.Net, d time.Duration, rounds, size int) error {
 	fmt.Printf("== raw probe: %d-byte UDP payloads, one busy sender, one busy receiver, median of %d rounds ==\n", size, rounds)
 	type prober func() (rawResult, error)
 	probes := []prober{
@@ -107,14 +126,6 @@ func run(d time.Duration, probeOnly bool, mode poller.Mode, rounds, size int) er
 	for _, r := range results {
 		fmt.Printf("%-48s %14.0f %14.0f %9.2fx %9.2fx  %s\n", r.name, r.rxPerS, r.txPerS, r.rxPerS/plain.rxPerS, r.rxPerS/batch.rxPerS, r.dropped)
 	}
-	if probeOnly {
-		fmt.Printf("\nload average at end: %s\n", loadAvg())
-		return nil
-	}
-	if err := benchWeft(n, d, mode, rounds); err != nil {
-		return err
-	}
-	fmt.Printf("\nload average at end: %s (2 cores shared with other work: figures are noisy)\n", loadAvg())
 	return nil
 }
 

@@ -40,12 +40,39 @@ type figure struct {
 	note     string
 }
 
-func openXDPHook(ctx context.Context, r messenger.XDPRequest) (netstack.Transport, error) {
-	return xdp.Open(xdp.AutoConfig(r.Interface, r.Addr, r.Queue, r.Log))
+// xdpOpened records the AF_XDP transports the hook opened, for their
+// drop counters.
+type xdpOpened struct {
+	mu sync.Mutex
+	ts []*xdp.Transport
+}
+
+func (o *xdpOpened) hook(ctx context.Context, r messenger.XDPRequest) (netstack.Transport, error) {
+	t, err := xdp.Open(xdp.AutoConfig(r.Interface, r.Addr, r.Queue, r.Log))
+	if err == nil {
+		o.mu.Lock()
+		o.ts = append(o.ts, t)
+		o.mu.Unlock()
+	}
+	return t, err
+}
+
+// drops sums the kernel's AF_XDP drop counters of the opened transports.
+func (o *xdpOpened) drops() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var full, empty, dropped uint64
+	for _, t := range o.ts {
+		s := t.Stats().Socket
+		full += s.RxRingFull
+		empty += s.RxFillRingEmpty
+		dropped += s.RxDropped
+	}
+	return fmt.Sprintf("af_xdp rx ring full %d, fill ring empty %d, dropped %d", full, empty, dropped)
 }
 
 // startPair starts a client messenger in host 1 and a server in host 2.
-func startPair(n *testkit.Net, netName string, mode poller.Mode) (c, s *messenger.Messenger, err error) {
+func startPair(n *testkit.Net, netName string, mode poller.Mode, opened *xdpOpened) (c, s *messenger.Messenger, err error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := func(h *testkit.Host) (*messenger.Messenger, error) {
 		var m *messenger.Messenger
@@ -57,7 +84,7 @@ func startPair(n *testkit.Net, netName string, mode poller.Mode) (c, s *messenge
 			m, err = messenger.New(context.Background(), messenger.Config{
 				Addr:    netip.AddrPortFrom(h.Addr, benchPortWeft),
 				Net:     nn,
-				OpenXDP: openXDPHook,
+				OpenXDP: opened.hook,
 				Poller:  poller.Config{Mode: mode},
 			}, log)
 			return err
@@ -87,7 +114,8 @@ func kinds(m *messenger.Messenger) string {
 
 // runWeft measures one messenger pair.
 func runWeft(n *testkit.Net, name, netName string, mode poller.Mode, d time.Duration) (figure, error) {
-	c, s, err := startPair(n, netName, mode)
+	opened := &xdpOpened{}
+	c, s, err := startPair(n, netName, mode, opened)
 	if err != nil {
 		return figure{}, err
 	}
@@ -135,7 +163,8 @@ func runWeft(n *testkit.Net, name, netName string, mode poller.Mode, d time.Dura
 		return f, fmt.Errorf("%s: %w", name, err)
 	}
 	cs, ss := c.Stats(), s.Stats()
-	f.note = fmt.Sprintf("client %s, server %s, retransmits client %d server %d", kinds(c), kinds(s), cs.Retransmits, ss.Retransmits)
+	f.note = fmt.Sprintf("client %s, server %s, retransmits client %d server %d; %s",
+		kinds(c), kinds(s), cs.Retransmits, ss.Retransmits, opened.drops())
 	return f, nil
 }
 
