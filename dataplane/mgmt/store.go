@@ -224,10 +224,22 @@ func (s *Store) Close() error {
 	return err
 }
 
-// raftLogWriter forwards hashicorp's log lines to slog.
+// raftLogWriter forwards hashicorp's log lines to slog at their level.
+// A lone voter's first election ("heartbeat timeout reached") is how it
+// becomes leader on every start, not a warning.
 type raftLogWriter struct{ log *slog.Logger }
 
 func (w raftLogWriter) Write(p []byte) (int, error) {
-	w.log.Warn("raft", "msg", string(bytes.TrimSpace(p)))
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		level = slog.LevelError
+	case strings.Contains(line, "heartbeat timeout reached"):
+		level = slog.LevelDebug
+	case strings.Contains(line, "[WARN]"):
+		level = slog.LevelWarn
+	}
+	w.log.Log(context.Background(), level, "raft", "msg", line)
 	return len(p), nil
 }
