@@ -25,6 +25,7 @@ type Error struct {
 	Body   ErrorBody
 }
 
+// Error is the agent's message, which names the bad value.
 func (e *Error) Error() string { return e.Body.Error }
 
 // IsCode reports whether err is an API error with the given code.

@@ -27,6 +27,7 @@ type Protection struct {
 	Data, Parity int
 }
 
+// String renders the scheme as "N+P".
 func (p Protection) String() string { return fmt.Sprintf("%d+%d", p.Data, p.Parity) }
 
 // Drives is the number of drives a stripe spans.
