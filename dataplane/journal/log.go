@@ -162,6 +162,33 @@ func (w *Writer) writeEntry(payload []byte) error {
 	return nil
 }
 
+// ioBytesMax bounds one drive request (nvme.RequestBytesMax is 4 MiB).
+const ioBytesMax = 1 << 20
+
+// writeBlocks writes b at block, in requests of at most ioBytesMax.
+func writeBlocks(d Device, block uint64, b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), ioBytesMax)
+		if err := d.WriteBlocks(block, b[:n]); err != nil {
+			return err
+		}
+		b, block = b[n:], block+uint64(n/BlockBytes)
+	}
+	return nil
+}
+
+// readBlocks reads b from block, in requests of at most ioBytesMax.
+func readBlocks(d Device, block uint64, b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), ioBytesMax)
+		if err := d.ReadBlocks(block, b[:n]); err != nil {
+			return err
+		}
+		b, block = b[n:], block+uint64(n/BlockBytes)
+	}
+	return nil
+}
+
 // writeMirrors writes b at offset off of every chunk and flushes. It
 // succeeds when at least one mirror took the write: a mirror on a failed
 // drive is the degraded state the pool reports, not a reason to stop.
@@ -174,7 +201,7 @@ func writeMirrors(devs Devices, chunks []Chunk, off uint64, b []byte) error {
 			last = fmt.Errorf("drive %d missing", c.Drive)
 			continue
 		}
-		if err := d.WriteBlocks(c.Block+off, b); err != nil {
+		if err := writeBlocks(d, c.Block+off, b); err != nil {
 			last = err
 			continue
 		}
@@ -249,7 +276,7 @@ func readEntry(devs Devices, seg Segment, pos uint32, want uint64, buf []byte) (
 			blocksFor(int(length)) != blocks {
 			continue
 		}
-		if blocks > 1 && d.ReadBlocks(c.Block+uint64(pos)+1, buf[BlockBytes:int(blocks)*BlockBytes]) != nil {
+		if blocks > 1 && readBlocks(d, c.Block+uint64(pos)+1, buf[BlockBytes:int(blocks)*BlockBytes]) != nil {
 			continue
 		}
 		payload := buf[entryHeaderSize : entryHeaderSize+int(length)]
@@ -308,7 +335,7 @@ func ReadCheckpoint(devs Devices, chunks []Chunk, seq uint64, alloc func(n int) 
 			continue
 		}
 		b := alloc(int(c.Blocks) * BlockBytes)
-		if err := d.ReadBlocks(c.Block, b); err != nil {
+		if err := readBlocks(d, c.Block, b); err != nil {
 			last = fmt.Errorf("drive %d: %w", c.Drive, err)
 			continue
 		}

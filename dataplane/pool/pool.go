@@ -112,9 +112,22 @@ func (s *slot) WriteBlocks(block uint64, buf []byte) error {
 	err := s.dev.WriteBlocks(block, buf)
 	if err != nil {
 		s.errs.Add(1)
-		s.failed.Store(true)
+		if driveFault(err) {
+			s.failed.Store(true)
+		}
 	}
 	return err
+}
+
+// driveFault tells errors of the drive from errors of the request (a
+// bug here, not a reason to stop using the drive).
+func driveFault(err error) bool {
+	for _, e := range []error{nvme.ErrTooLarge, nvme.ErrMisaligned, nvme.ErrOutOfRange, nvme.ErrClosed} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *slot) Flush() error {
@@ -122,7 +135,9 @@ func (s *slot) Flush() error {
 	err := s.dev.Flush()
 	if err != nil {
 		s.errs.Add(1)
-		s.failed.Store(true)
+		if driveFault(err) {
+			s.failed.Store(true)
+		}
 	}
 	return err
 }
