@@ -8,4 +8,5 @@
 set -eu
 cd "$(dirname "$0")/../.."
 sh ci/guest/prepare.sh >/dev/null
-exec go test -count=1 -timeout 10m "$@" ./internal/testkit/ ./nvme/vfio/ ./nvme/guesttest/
+go test -count=1 -timeout 10m -run 'TestGuest' "$@" ./internal/testkit/
+exec go test -count=1 -timeout 10m "$@" ./nvme/vfio/ ./nvme/guesttest/
