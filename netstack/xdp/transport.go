@@ -25,6 +25,10 @@ const (
 	// fragsMax is the most UMEM chunks one frame may span (9000-byte MTU
 	// takes 3 chunks of 4 KiB).
 	fragsMax = 4
+	// autoRingEntries and autoFrames size AutoConfig's rings and UMEM
+	// (64 MiB: half for receive, half for transmit).
+	autoRingEntries = 4096
+	autoFrames      = 16384
 	// jumboMTUMax is the largest MTU the transport accepts.
 	jumboMTUMax = 9000
 )
@@ -671,7 +675,11 @@ func (t *Transport) sendLocal(p *netstack.Packet) error {
 //		return xdp.Open(xdp.AutoConfig(r.Interface, r.Addr, r.Queue, r.Log))
 //	}
 func AutoConfig(iface string, addr netip.AddrPort, queue int, log *slog.Logger) Config {
-	cfg := Config{Iface: iface, QueueID: queue, Port: addr.Port(), Log: log}
+	// Rings as deep as a kernel UDP socket's 8 MiB buffer is in small
+	// datagrams, so a poller that loses its core for a while drops no
+	// more than the kernel path would.
+	cfg := Config{Iface: iface, QueueID: queue, Port: addr.Port(), Log: log,
+		RingEntries: autoRingEntries, Frames: autoFrames}
 	if a := addr.Addr().Unmap(); a.Is4() && !a.IsUnspecified() {
 		cfg.LocalAddr = a
 	}
