@@ -15,9 +15,20 @@
 //	                            Session.Flush ─▶ SendBurst     ReplyWriter
 //	                            queue ◀──────────────────────── reply
 //
-// One poller goroutine (poller 0) owns every session, the reassembler and
-// the packet pool, so the hot path takes no lock except the submission
-// queue's. Handlers run on Config.Workers goroutines and may block.
+// Each poller (one per core in Config.Poller.Cores) runs one loop with its
+// own SO_REUSEPORT kernel UDP socket, sessions, reassembler and packet
+// pool, so the hot path takes no lock except the submission queue's. A
+// classic BPF reuseport program (udp.Steer) makes the kernel hand a
+// peer's datagrams to the socket of the loop that owns the peer
+// (udp.SteerIndex of its address); a datagram that still lands elsewhere
+// is handed over (Stats.Handoffs). With AF_XDP one loop owns all peers.
+// Handlers run on Config.Workers goroutines and may block.
+//
+// Backpressure: Send copies the payload into a pooled buffer and returns
+// (at most sendBudgetBytes wait to enter sessions). When every worker is
+// busy and the work queue is full, the session holds the message and
+// advertises a zero window until a worker frees up — requests are
+// deferred, never dropped or refused.
 //
 // RDMA eligibility: a Call whose IOHint is a read of RDMAReadBytes or more
 // (default 32 KiB) or a write of RDMAWriteBytes or more (default 256 KiB)
