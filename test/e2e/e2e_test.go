@@ -68,6 +68,17 @@ func TestMountWriteRead(t *testing.T) {
 	if len(ms) != 1 || ms[0].FS != "fs1" {
 		t.Fatalf("local status: %+v", ms)
 	}
+	// A read-only mount of the same file system sees the data and refuses
+	// writes with EROFS.
+	ro := a.mountDir("ro")
+	a.mount("localhost/fs1", ro, "ro,nodev")
+	if got, err := os.ReadFile(filepath.Join(ro, "dir", "file")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read through the ro mount: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(ro, "new"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("write on a ro mount: %v, want EROFS", err)
+	}
+	a.must("local", "umount", ro)
 	// A busy mount is refused by a plain unmount, detached by a lazy one.
 	f, err := os.Open(p)
 	if err != nil {

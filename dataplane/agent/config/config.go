@@ -57,7 +57,8 @@ type Config struct {
 	StateDir string
 	// APIAddr is the management REST API's listen address (loopback).
 	APIAddr string
-	// DataPort is the UDP port of the agent's data messenger (compute).
+	// DataPort is the UDP port of the first file system's compute
+	// messenger; the k-th served file system listens on DataPort+k.
 	DataPort int
 	// Net is the default transport for the data path: "udp" or an
 	// interface name for AF_XDP.
@@ -123,7 +124,7 @@ var keys = map[string]key{
 		c.APIAddr = v
 		return nil
 	}},
-	"data_port": {"UDP port of the data path messenger", func(c *Config, v string) error {
+	"data_port": {"UDP port of the first file system's compute messenger; file system k listens on data_port+k", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("%q is not a port: accepted 1 to 65535", v)
