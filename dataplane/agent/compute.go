@@ -236,7 +236,15 @@ func (a *Agent) CreateFS(ctx context.Context, f api.FileSystem) error {
 	if err := p.CreateFS(f.Name, f.CapacityBytes, f.DataShards, f.ParityShards); err != nil {
 		return mapPoolErr(err)
 	}
-	return a.serveFS(f.Name)
+	if err := a.serveFS(f.Name); err != nil {
+		// The caller rolls back its commit; do the same in the pool so
+		// the name can be used again.
+		if derr := p.DeleteFS(f.Name); derr != nil {
+			a.log.Error("roll back file system in the pool", "fs", f.Name, "err", derr)
+		}
+		return err
+	}
+	return nil
 }
 
 // DeleteFS implements mgmt.Dataplane.
