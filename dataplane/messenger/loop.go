@@ -61,6 +61,7 @@ type netLoop struct {
 	curTx      int
 
 	qmu       sync.Mutex
+	shut      bool // set by shutdown: submissions fail at once
 	queue     []outItem
 	spare     []outItem
 	inbox     []netstack.Packet // datagrams handed over by other loops
@@ -106,6 +107,11 @@ func newNetLoop(m *Messenger, idx int, ts []netstack.Transport) *netLoop {
 // submit queues an item for the poller from any goroutine.
 func (l *netLoop) submit(it outItem) {
 	l.qmu.Lock()
+	if l.shut {
+		l.qmu.Unlock()
+		l.finish(it, ErrClosed) // raced with Close: nobody polls any more
+		return
+	}
 	l.queue = append(l.queue, it)
 	l.qmu.Unlock()
 	l.wake()
@@ -564,6 +570,7 @@ func (l *netLoop) shutdown() {
 	l.qmu.Lock()
 	items := l.queue
 	l.queue = nil
+	l.shut = true
 	l.qmu.Unlock()
 	for _, it := range items {
 		l.finish(it, ErrClosed)
