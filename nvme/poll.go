@@ -280,6 +280,12 @@ func (d *Drive) RegisterBuffers(bufs [][]byte) error {
 			return fmt.Errorf("register buffers on drive %s: buffer %d (%d bytes) is not %d-aligned: %w", d.t.path, i, len(b), BlockSize, ErrMisaligned)
 		}
 	}
+	if vb, ok := d.be.(*vfioBackend); ok { // maps them into the IOMMU once (backend_vfio.go)
+		if err := vb.registerBuffers(bufs); err != nil {
+			return fmt.Errorf("register buffers on drive %s: %w", d.t.path, err)
+		}
+		return nil
+	}
 	ub, ok := d.be.(*uringBackend)
 	if !ok {
 		return nil
