@@ -309,6 +309,17 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("%s: mounted anyway: %s", tt.name, l)
 		}
 	}
+	// -f checks without mounting; -s drops an unknown option with a warning.
+	if o, e, err := a.run("mount.weft", "-f", "-v", "localhost/fs1", mnt, "-o", "num_cores=1"); err != nil || mountLine(mnt) != "" || !strings.Contains(o, "would mount") {
+		t.Errorf("mount.weft -f: %v %q %q (mounted: %q)", err, o, e, mountLine(mnt))
+	}
+	if _, e, err := a.run("mount.weft", "-s", "localhost/fs1", mnt, "-o", "bogus,noatime"); err != nil || !strings.Contains(e, `ignoring unknown option "bogus"`) {
+		t.Errorf("mount.weft -s: %v %q", err, e)
+	}
+	if l := mountLine(mnt); !strings.Contains(l, "noatime") {
+		t.Errorf("sloppy mount: %q", l)
+	}
+	a.must("local", "umount", mnt)
 	for _, p := range []string{"2+2", "17+2", "4+3"} {
 		_, e, err := a.weft("fs", "create", "bad", "--capacity", "64MiB", "--protection", p)
 		if err == nil || !strings.Contains(e, "accepted N+2 or N+4 with 3 <= N <= 16") {
