@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -124,8 +125,35 @@ func (t *target) close() error {
 	}
 	if !t.blockDevice {
 		unix.Flock(t.fd, unix.LOCK_UN) // a ring may still hold the file briefly
+		return unix.Close(t.fd)
 	}
-	return unix.Close(t.fd)
+	err := unix.Close(t.fd)
+	t.awaitRelease()
+	return err
+}
+
+// claimReleaseWait bounds how long close waits for the kernel to drop the
+// exclusive claim on a block device.
+const claimReleaseWait = 2 * time.Second
+
+// awaitRelease waits until the block device can be claimed again. io_uring
+// drops its references to registered files from a kernel worker after the
+// ring is closed, so the O_EXCL claim can outlive close(2) by a few
+// milliseconds; without the wait, an Open right after Close (a restart, a
+// test) would fail with ErrBusy.
+func (t *target) awaitRelease() {
+	deadline := time.Now().Add(claimReleaseWait)
+	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		fd, err := unix.Open(t.path, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+			return
+		}
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(delay)
+	}
 }
 
 // blockDevName maps a device number to its /sys/block name.
