@@ -264,29 +264,48 @@ func readEntry(devs Devices, seg Segment, pos uint32, want uint64, buf []byte) (
 		if d.ReadBlocks(c.Block+uint64(pos), head) != nil {
 			continue
 		}
-		if binary.LittleEndian.Uint32(head[0:]) != entryMagic ||
-			binary.LittleEndian.Uint16(head[4:]) != entryVersion ||
-			binary.LittleEndian.Uint64(head[8:]) != seg.Nonce ||
-			binary.LittleEndian.Uint64(head[16:]) != want {
-			continue
-		}
-		blocks := binary.LittleEndian.Uint32(head[24:])
-		length := binary.LittleEndian.Uint32(head[28:])
-		if blocks == 0 || pos+blocks > seg.Blocks() || int(blocks)*BlockBytes > len(buf) ||
-			blocksFor(int(length)) != blocks {
+		blocks, length, ok := parseEntryHeader(head, seg.Nonce, want, seg.Blocks()-pos, len(buf))
+		if !ok {
 			continue
 		}
 		if blocks > 1 && readBlocks(d, c.Block+uint64(pos)+1, buf[BlockBytes:int(blocks)*BlockBytes]) != nil {
 			continue
 		}
-		payload := buf[entryHeaderSize : entryHeaderSize+int(length)]
-		crc := crc32.Update(crc32.Checksum(buf[:32], castagnoli), castagnoli, payload)
-		if crc != binary.LittleEndian.Uint32(buf[32:]) {
+		payload, ok := checkEntry(buf, length)
+		if !ok {
 			continue
 		}
 		return payload, blocks, true
 	}
 	return nil, 0, false
+}
+
+// parseEntryHeader checks the first block of an entry: magic, version,
+// nonce and sequence must match, and the entry must fit in room blocks
+// and a buffer of bufLen bytes.
+func parseEntryHeader(head []byte, nonce, want uint64, room uint32, bufLen int) (blocks, length uint32, ok bool) {
+	if len(head) < entryHeaderSize ||
+		binary.LittleEndian.Uint32(head[0:]) != entryMagic ||
+		binary.LittleEndian.Uint16(head[4:]) != entryVersion ||
+		binary.LittleEndian.Uint64(head[8:]) != nonce ||
+		binary.LittleEndian.Uint64(head[16:]) != want {
+		return 0, 0, false
+	}
+	blocks = binary.LittleEndian.Uint32(head[24:])
+	length = binary.LittleEndian.Uint32(head[28:])
+	if blocks == 0 || blocks > room || uint64(blocks)*BlockBytes > uint64(bufLen) ||
+		uint64(length) > uint64(blocks)*BlockBytes-entryHeaderSize || blocksFor(int(length)) != blocks {
+		return 0, 0, false
+	}
+	return blocks, length, true
+}
+
+// checkEntry verifies the CRC of the entry in buf (header included) and
+// returns its payload.
+func checkEntry(buf []byte, length uint32) ([]byte, bool) {
+	payload := buf[entryHeaderSize : entryHeaderSize+int(length)]
+	crc := crc32.Update(crc32.Checksum(buf[:32], castagnoli), castagnoli, payload)
+	return payload, crc == binary.LittleEndian.Uint32(buf[32:])
 }
 
 // Checkpoint header, in the first block of every checkpoint copy:
@@ -339,22 +358,34 @@ func ReadCheckpoint(devs Devices, chunks []Chunk, seq uint64, alloc func(n int) 
 			last = fmt.Errorf("drive %d: %w", c.Drive, err)
 			continue
 		}
-		length := binary.LittleEndian.Uint64(b[16:])
-		if binary.LittleEndian.Uint32(b[0:]) != checkpointMagic ||
-			binary.LittleEndian.Uint64(b[8:]) != seq ||
-			length > uint64(len(b)-BlockBytes) {
-			last = fmt.Errorf("drive %d: %w: checkpoint header", c.Drive, ErrFormat)
-			continue
-		}
-		payload := b[BlockBytes : BlockBytes+int(length)]
-		crc := crc32.Update(crc32.Checksum(b[:24], castagnoli), castagnoli, payload)
-		if crc != binary.LittleEndian.Uint32(b[24:]) {
-			last = fmt.Errorf("drive %d: %w: checkpoint checksum", c.Drive, ErrFormat)
+		payload, err := parseCheckpoint(b, seq)
+		if err != nil {
+			last = fmt.Errorf("drive %d: %w", c.Drive, err)
 			continue
 		}
 		return payload, nil
 	}
 	return nil, fmt.Errorf("read checkpoint %d: %w", seq, last)
+}
+
+// parseCheckpoint checks a checkpoint copy read into b (header block and
+// payload blocks) and returns its payload.
+func parseCheckpoint(b []byte, seq uint64) ([]byte, error) {
+	if len(b) < BlockBytes {
+		return nil, fmt.Errorf("%w: checkpoint of %d bytes", ErrFormat, len(b))
+	}
+	length := binary.LittleEndian.Uint64(b[16:])
+	if binary.LittleEndian.Uint32(b[0:]) != checkpointMagic ||
+		binary.LittleEndian.Uint64(b[8:]) != seq ||
+		length > uint64(len(b)-BlockBytes) {
+		return nil, fmt.Errorf("%w: checkpoint header", ErrFormat)
+	}
+	payload := b[BlockBytes : BlockBytes+int(length)]
+	crc := crc32.Update(crc32.Checksum(b[:24], castagnoli), castagnoli, payload)
+	if crc != binary.LittleEndian.Uint32(b[24:]) {
+		return nil, fmt.Errorf("%w: checkpoint checksum", ErrFormat)
+	}
+	return payload, nil
 }
 
 // Records calls fn for every record in payload, in order. The record
