@@ -140,7 +140,7 @@ func BenchmarkSessionStateMachine(b *testing.B) {
 	pool := NewPool(1472, 1<<12)
 	var toB, toA [][]byte
 	sa := NewSession(Config{Epoch: 1, Pool: pool, Transmit: func(p []byte) { toB = append(toB, p) }}, 0)
-	sb := NewSession(Config{Epoch: 2, Pool: pool, Transmit: func(p []byte) { toA = append(toA, append([]byte(nil), p...)) }}, 0)
+	sb := NewSession(Config{Epoch: 2, Pool: pool, Transmit: func(p []byte) { toA = append(toA, p) }}, 0)
 	msg := make([]byte, 1000)
 	hdr := proto.Header{Opcode: proto.OpSink}
 	var h proto.Header
