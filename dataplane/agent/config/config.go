@@ -98,7 +98,7 @@ var keys = map[string]key{
 		c.Cores = cpus
 		return err
 	}},
-	"isolate_cpusets": {"true lets the agent rewrite cgroup cpusets; false never touches them", func(c *Config, v string) error {
+	"isolate_cpusets": {"false (default): never write a cgroup cpuset, only choose cores inside the one given; true is refused by this version", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return fmt.Errorf("%q is not a boolean: accepted true or false", v)
@@ -132,7 +132,7 @@ var keys = map[string]key{
 		c.DataPort = n
 		return nil
 	}},
-	"net": {`data path transport: "udp" or a network interface for AF_XDP`, func(c *Config, v string) error {
+	"net": {`default transport of mounts: "udp" or a network interface name (AF_XDP)`, func(c *Config, v string) error {
 		if v == "" || len(v) > 15 || strings.ContainsAny(v, "/ \t:,=") {
 			return fmt.Errorf("%q is neither \"udp\" nor an interface name", v)
 		}
