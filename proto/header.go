@@ -55,21 +55,25 @@ const flagsKnown = FlagKeepalive<<1 - 1
 // Header is a decoded packet header. The zero value is a valid
 // unsequenced, unfragmented packet header with no opcode.
 type Header struct {
-	Opcode     Opcode
-	Flags      Flags
-	Window     uint16
-	FragIndex  uint16
-	FragCount  uint16
-	RequestID  uint64
-	Src, Dst   uint32
-	Epoch      uint32
-	Seq        uint32
-	Ack        uint32
-	SackBits   uint32
-	MsgLen     uint32
-	FragOffset uint32
-	Status     uint16
-	PayloadLen uint16
+	Opcode Opcode // operation (ranges in opcode.go)
+	Flags  Flags  // FlagResponse, FlagRDMA, FlagFragment, ...
+	Window uint16 // sender's receive window in packets (with FlagAck)
+
+	FragIndex uint16 // this fragment's index (with FlagFragment)
+	FragCount uint16 // fragments in the message (with FlagFragment)
+
+	RequestID uint64 // pairs a response with its request
+	Src, Dst  uint32 // endpoint ids of sender and receiver (0 = unknown)
+	Epoch     uint32 // sender's session incarnation
+
+	Seq      uint32 // packet sequence number (with FlagReliable)
+	Ack      uint32 // next sequence expected from the receiver (with FlagAck)
+	SackBits uint32 // bit i: Ack+1+i was received (with FlagAck)
+
+	MsgLen     uint32 // whole message payload bytes
+	FragOffset uint32 // offset of this packet's payload in the message
+	Status     uint16 // errno when FlagError is set
+	PayloadLen uint16 // payload bytes in this packet
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
