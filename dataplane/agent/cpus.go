@@ -34,8 +34,12 @@ func planCPUs(cores []int, isolate bool) (cpuPlan, error) {
 	}
 	p := cpuPlan{allowed: allowed, agent: cores}
 	if len(p.agent) == 0 {
+		// No cores given to weft: nothing is pinned, the scheduler
+		// places the pollers among everything else on the host.
 		p.agent = allowed
-	} else if err := poller.CheckCores(cores); err != nil {
+		return p, nil
+	}
+	if err := poller.CheckCores(cores); err != nil {
 		return cpuPlan{}, fmt.Errorf("service.conf cores: %w", err)
 	}
 	// The compute pollers take the last core; frontends with num_cores=N

@@ -9,7 +9,7 @@
 //	│                                                                    │
 //	│ compute + drive: pool.Pool over nvme drives, one fs.Service per    │
 //	│   file system, served by fsrpc on the data messenger               │
-//	│   (UDP 127.0.0.1:data_port, pollers pinned to the compute core)    │
+//	│   (UDP 127.0.0.1:data_port+k, pollers on the last core of cores=)  │
 //	│                      ▲                                             │
 //	│                      │ weft protocol over UDP (loopback here,      │
 //	│                      │ the same path as from another host)         │
@@ -17,6 +17,11 @@
 //	│   its own messenger, pollers on core=X (dedicated, busy) or        │
 //	│   num_cores=N (adaptive, wake-ups)                                 │
 //	└────────────────────────────────────────────────────────────────────┘
+//
+// Cores: with `cores =` in service.conf every thread is confined to those
+// cores and the compute pollers are pinned to the last one; without it
+// nothing is pinned (the scheduler shares the host's cores). Frontends
+// follow their mount options (core=X dedicated, num_cores=N adaptive).
 //
 // Lifecycle: Run opens the management store, reopens the pool the store
 // names, starts the compute role and the API, then reports readiness
