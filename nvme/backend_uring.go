@@ -449,12 +449,14 @@ func (br *blockRing) lead(s uint32, fresh bool) int32 {
 			br.dispatch(n)
 			continue
 		}
-		if fresh && br.be.mode == CompleteWait {
-			// Submit everything published and wait for a completion in one
-			// io_uring_enter. This bypasses the submitting flag on purpose:
-			// holding it while asleep in the kernel would hold back the SQEs
-			// of callers arriving meanwhile. Concurrent enters are safe; the
-			// kernel consumes each SQE once.
+		if fresh && br.be.mode == CompleteWait && br.inflight.Load() == 1 {
+			// Alone in flight (queue depth 1): submit and wait for the
+			// completion in one io_uring_enter. This bypasses the submitting
+			// flag: holding it while asleep in the kernel would hold back
+			// callers arriving meanwhile, and concurrent enters are safe (the
+			// kernel consumes each SQE once). With company, kick below keeps
+			// to one submitting thread: concurrent submitters of writes to
+			// one file contend on its inode lock and get punted to io-wq.
 			if _, err := br.r.SubmitAndWaitPublished(1); err != nil && !errors.Is(err, uring.ErrBusy) {
 				br.be.log.Error("nvme: submit and wait failed", "err", err)
 			}

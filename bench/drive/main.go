@@ -140,7 +140,7 @@ func run(target string, force bool, runtime time.Duration, only, modeName string
 	}
 	fmt.Println("done")
 
-	fmt.Printf("\n%-20s %-8s %10s %8s %9s %9s %8s\n", "job", "engine", "IOPS", "GB/s", "p50", "p99", "weft/fio")
+	fmt.Printf("\n%-20s %-8s %10s %8s %11s %11s  %s\n", "job", "engine", "IOPS", "GB/s", "p50", "p99", "weft/fio median of rounds (min-max)")
 	for _, j := range jobs {
 		if only != "" && !contains(only, j.name) {
 			continue
@@ -188,16 +188,33 @@ func run(target string, force bool, runtime time.Duration, only, modeName string
 			}
 		}
 		wr, fr := median(wrs), median(frs)
+		if len(frs) != len(wrs) {
+			return fmt.Errorf("%s: %d weft and %d fio rounds", j.name, len(wrs), len(frs))
+		}
 		var br result
 		if blocking {
 			br = median(brs)
 		}
-		print := func(engine string, r result, ratio string) {
-			fmt.Printf("%-20s %-8s %10.0f %8.3f %9s %9s %8s\n", j.name, engine, r.iops, r.bytesSec/1e9, r.p50, r.p99, ratio)
+		// The ratio is the median of per-round ratios: a weft run and the
+		// fio run next to it see the same host load, which on a shared
+		// machine moves far more than the engines differ.
+		ratios := make([]float64, len(wrs))
+		for i := range wrs {
+			ratios[i] = wrs[i].iops / frs[i].iops
 		}
-		print("weft", wr, fmt.Sprintf("%.2fx", wr.iops/fr.iops))
+		slices.Sort(ratios)
+		span := fmt.Sprintf("%.2fx (%.2f-%.2f)", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+		print := func(engine string, r result, ratio string) {
+			fmt.Printf("%-20s %-8s %10.0f %8.3f %11s %11s  %s\n", j.name, engine, r.iops, r.bytesSec/1e9, r.p50.Round(time.Microsecond/10), r.p99.Round(time.Microsecond), ratio)
+		}
+		print("weft", wr, span)
 		if blocking {
-			print("weft-blk", br, fmt.Sprintf("%.2fx", br.iops/fr.iops))
+			bratios := make([]float64, len(brs))
+			for i := range brs {
+				bratios[i] = brs[i].iops / frs[i].iops
+			}
+			slices.Sort(bratios)
+			print("weft-blk", br, fmt.Sprintf("%.2fx (%.2f-%.2f)", bratios[len(bratios)/2], bratios[0], bratios[len(bratios)-1]))
 		}
 		print("fio", fr, "")
 	}
