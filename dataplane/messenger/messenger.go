@@ -46,6 +46,8 @@ type Messenger struct {
 	stop    context.CancelFunc
 	workers sync.WaitGroup
 	closed  atomic.Bool
+	// stopAfter unregisters the close-on-ctx-done hook.
+	stopAfter func() bool
 
 	c counters
 }
@@ -81,7 +83,10 @@ type workItem struct {
 	flags proto.Flags
 }
 
-// New binds the transports, starts the pollers and the workers.
+// New binds the transports, starts the pollers and the workers. ctx
+// bounds the messenger's life: when it ends, the messenger closes itself
+// (as Close does), so pending calls fail with ErrClosed instead of
+// waiting for pollers that stopped.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) {
 	if log == nil {
 		log = slog.Default()
@@ -182,7 +187,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 			kinds = append(kinds, t.Kind())
 		}
 	}
-	if err := g.Start(ctx); err != nil {
+	if err := g.Start(context.Background()); err != nil {
 		m.stop()
 		m.workers.Wait()
 		for _, l := range m.loops {
@@ -193,6 +198,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		g.Close()
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
+	m.stopAfter = context.AfterFunc(ctx, func() { m.Close() })
 	log.Info("messenger up", "addr", m.local, "endpoint", m.endpoint, "transports", kinds,
 		"payload_max", m.loops[0].pool.SizeBytes(), "pollers", g.Len(), "mode", g.Mode().String())
 	return m, nil
@@ -516,6 +522,9 @@ func (m *Messenger) Stats() Stats {
 func (m *Messenger) Close() error {
 	if !m.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if m.stopAfter != nil {
+		m.stopAfter()
 	}
 	m.group.Close()
 	m.stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,5 +204,19 @@ func TestSaturatedWorkersBackpressure(t *testing.T) {
 	}
 	if b.Stats().RequestsRefused == 0 {
 		t.Fatal("the flood never saturated the worker (no deferred delivery)")
+	}
+}
+
+func TestContextEndsMessenger(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := New(ctx, Config{Addr: netip.MustParseAddrPort("127.0.0.1:0")}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cancel()
+	waitStat(t, "close on ctx end", func() bool { return m.closed.Load() })
+	if _, err := m.Call(context.Background(), m.LocalAddr(), proto.OpPing, nil, nil, IOHint{}); !errorsIs(err, ErrClosed) {
+		t.Fatalf("call after ctx ended: %v", err)
 	}
 }
