@@ -54,3 +54,36 @@ func TestAgentBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentCores gives weftd one core with cores= and checks that every
+// thread of the process is confined to it and that a mount works.
+func TestAgentCores(t *testing.T) {
+	requireRoot(t)
+	allowed, err := poller.AllowedCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := allowed[len(allowed)-1]
+	a := newAgent(t, fmt.Sprintf("cores = %d", core))
+	a.setup("fs1", "256MiB", "3+2")
+	mnt := a.mountDir("mnt")
+	a.mount("localhost/fs1", mnt, "")
+	if err := os.WriteFile(filepath.Join(mnt, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", a.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", a.cmd.Process.Pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) != fmt.Sprint(core) {
+				t.Errorf("thread %s of weftd may run on %s, want only core %d", task.Name(), strings.TrimSpace(v), core)
+			}
+		}
+	}
+}
