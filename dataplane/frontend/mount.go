@@ -68,8 +68,10 @@ func Mount(ctx context.Context, dir string, svc fs.Service, o Options) (*MountPo
 		// Symlink targets may change through another client.
 		EnableSymlinkCaching: false,
 		// mmap of direct-IO files (kernel 6.6+), so executables and
-		// mmap-based tools work on a consistent mount.
-		ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+		// mmap-based tools work on a consistent mount; and O_TRUNC
+		// carried by open, which the file system applies atomically,
+		// instead of a separate setattr round trip.
+		ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP | fuse.CAP_ATOMIC_O_TRUNC,
 		// Replies come from memory, not a file descriptor: splicing
 		// them only adds a pipe (and 1 MiB replies overflow its size).
 		DisableSplice: true,
