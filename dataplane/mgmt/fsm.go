@@ -49,6 +49,7 @@ func (s State) FS(name string) (api.FileSystem, bool) {
 const (
 	opCreateCluster = "create_cluster"
 	opAddDrive      = "add_drive"
+	opRemoveDrive   = "remove_drive"
 	opCreatePool    = "create_pool"
 	opCreateFS      = "create_fs"
 	opDeleteFS      = "delete_fs"
@@ -99,6 +100,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 			}
 		}
 		s.Drives = append(s.Drives, *c.Drive)
+	case opRemoveDrive:
+		if s.Pool != nil {
+			return fmt.Errorf("%w: the pool is formatted; removing its drives is not supported yet", ErrConflict)
+		}
+		i := slices.IndexFunc(s.Drives, func(d api.Drive) bool { return d.UUID == c.Name })
+		if i < 0 {
+			return fmt.Errorf("%w: drive %s", ErrNotFound, c.Name)
+		}
+		s.Drives = slices.Delete(s.Drives, i, i+1)
 	case opCreatePool:
 		if s.Pool != nil {
 			return fmt.Errorf("%w: the pool exists", ErrConflict)

@@ -91,6 +91,12 @@ func TestStatePersists(t *testing.T) {
 	if _, err := c.AddDrives(ctx, paths[:1], false); !api.IsCode(err, api.CodeConflict) {
 		t.Errorf("re-adding a drive = %v, want conflict", err)
 	}
+	if _, err := c.RemoveDrive(ctx, paths[4]); err != nil {
+		t.Fatalf("remove a pending drive: %v", err)
+	}
+	if _, err := c.AddDrives(ctx, paths[4:], false); err != nil {
+		t.Fatalf("add it again: %v", err)
+	}
 	if _, err := c.CreateFS(ctx, api.CreateFSRequest{Name: "fs1", CapacityBytes: 1 << 30, Protection: "3+2"}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +119,9 @@ func TestStatePersists(t *testing.T) {
 	}
 	if s.Pool == nil || len(s.Pool.Drives) != 5 || s.Drives[0].State != "active" {
 		t.Errorf("pool after first fs: %+v %+v", s.Pool, s.Drives)
+	}
+	if _, err := c.RemoveDrive(ctx, paths[0]); !api.IsCode(err, api.CodeConflict) {
+		t.Errorf("removing a pool drive = %v, want conflict", err)
 	}
 	if s.Cluster == nil || s.Cluster.UUID != cl.UUID || len(s.Drives) != 5 || len(s.FileSystems) != 1 || s.FileSystems[0].Protection() != "3+2" {
 		t.Fatalf("state after restart: %+v", s)

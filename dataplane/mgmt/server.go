@@ -113,6 +113,7 @@ func NewServer(cfg ServerConfig, store *Store, dp Dataplane, log *slog.Logger) *
 	s.route(mux, "POST "+api.PathCluster, s.createCluster)
 	s.route(mux, "GET "+api.PathDrives, s.listDrives)
 	s.route(mux, "POST "+api.PathDrives, s.addDrives)
+	s.route(mux, "POST "+api.PathDrives+"/remove", s.removeDrive)
 	s.route(mux, "GET "+api.PathFileSystems, s.listFS)
 	s.route(mux, "POST "+api.PathFileSystems, s.createFS)
 	s.route(mux, "DELETE "+api.PathFileSystems+"/{name}", s.deleteFS)
@@ -324,6 +325,26 @@ func (s *Server) addDrives(r *http.Request) (any, error) {
 		added = append(added, d)
 	}
 	return added, nil
+}
+
+func (s *Server) removeDrive(r *http.Request) (any, error) {
+	var req api.RemoveDriveRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.store.State()
+	i := slices.IndexFunc(st.Drives, func(d api.Drive) bool { return d.Path == req.Path || d.UUID == req.Path })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %s is not a drive of the cluster", ErrNotFound, req.Path)
+	}
+	d := st.Drives[i]
+	if err := s.store.apply(command{Op: opRemoveDrive, Name: d.UUID}); err != nil {
+		return nil, err
+	}
+	s.log.Info("drive removed", "path", d.Path, "uuid", d.UUID)
+	return d, nil
 }
 
 func (s *Server) listFS(r *http.Request) (any, error) {

@@ -126,6 +126,12 @@ func (c *Client) AddDrives(ctx context.Context, paths []string, force bool) ([]D
 	return d, c.Do(ctx, http.MethodPost, PathDrives, AddDrivesRequest{Paths: paths, Force: force}, &d)
 }
 
+// RemoveDrive removes a drive that is not yet in the pool.
+func (c *Client) RemoveDrive(ctx context.Context, path string) (Drive, error) {
+	var d Drive
+	return d, c.Do(ctx, http.MethodPost, PathDrives+"/remove", RemoveDriveRequest{Path: path}, &d)
+}
+
 // Drives lists the drives.
 func (c *Client) Drives(ctx context.Context) ([]Drive, error) {
 	var d []Drive

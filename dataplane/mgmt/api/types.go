@@ -109,6 +109,11 @@ type AddDrivesRequest struct {
 	Force bool `json:"force"`
 }
 
+// RemoveDriveRequest removes a drive that is not yet part of the pool.
+type RemoveDriveRequest struct {
+	Path string `json:"path"` // the drive's path or UUID
+}
+
 // CreateFSRequest creates a file system.
 type CreateFSRequest struct {
 	Name          string `json:"name"`

@@ -90,7 +90,26 @@ that already carries another weft cluster's superblock is refused unless
 			return printDrives(g, out)
 		},
 	}
-	c.AddCommand(add, list)
+	remove := &cobra.Command{
+		Use:   "remove <path|uuid>",
+		Short: "Remove a drive that is not yet part of the pool",
+		Long: `Remove a drive added by mistake. Only drives still pending can be
+removed: once the first file system is created, the pool is formatted
+on them and they stay.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			d, err := cl.RemoveDrive(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printDrives(g, []api.Drive{d})
+		},
+	}
+	c.AddCommand(add, list, remove)
 	return c
 }
 
