@@ -142,6 +142,20 @@ func (m *MountPoint) Unmount() error {
 	return m.err
 }
 
+// Abort ends the mount at once, busy or not: the FUSE connection is
+// aborted through fusectl (/sys/fs/fuse/connections), so every request
+// in flight and every later one fails with ENOTCONN, and the mount is
+// detached. It is the last resort for a mount whose server cannot
+// answer: a process blocked on its own FUSE mount could otherwise never
+// exit. It fails if fusectl is not mounted.
+func (m *MountPoint) Abort() error {
+	if !m.abort() {
+		return fmt.Errorf("abort %s: no fusectl connection to abort (mount -t fusectl fusectl /sys/fs/fuse/connections)", m.dir)
+	}
+	unix.Unmount(m.dir, unix.MNT_DETACH)
+	return nil
+}
+
 // abort ends the FUSE connection through fusectl: pending and future
 // requests fail with ENOTCONN and the server's reads of /dev/fuse
 // return. It reports whether it could.

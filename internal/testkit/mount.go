@@ -10,8 +10,12 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/weft-fs/weft/dataplane/frontend"
 	"github.com/weft-fs/weft/dataplane/fs"
@@ -58,6 +62,7 @@ func MountService(t testing.TB, svc fs.Service, o frontend.Options) *frontend.Mo
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
+	watchDeadline(t, m)
 	// Registered after TempDir's cleanup, so it runs first.
 	t.Cleanup(func() {
 		if err := m.Unmount(); err != nil {
@@ -65,4 +70,51 @@ func MountService(t testing.TB, svc fs.Service, o frontend.Options) *frontend.Mo
 		}
 	})
 	return m
+}
+
+// abortMargin is how long before the test binary's timeout a mount is
+// aborted.
+const abortMargin = 10 * time.Second
+
+// fusectlDir is where the kernel lists FUSE connections.
+const fusectlDir = "/sys/fs/fuse/connections"
+
+// watchDeadline aborts m shortly before the test's deadline. A test
+// that hangs on its own mount would otherwise deadlock at the timeout:
+// the dying process waits, uninterruptibly, for answers from its own
+// server goroutines, which are gone. Aborting makes the blocked calls
+// fail with ENOTCONN, so the test fails and the process exits.
+func watchDeadline(t testing.TB, m *frontend.MountPoint) {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return
+	}
+	deadline, ok := d.Deadline()
+	if !ok {
+		return
+	}
+	timer := time.AfterFunc(time.Until(deadline)-abortMargin, func() {
+		if err := mountFusectl(); err != nil {
+			os.Stderr.WriteString("testkit: " + err.Error() + "\n")
+		}
+		if err := m.Abort(); err != nil {
+			os.Stderr.WriteString("testkit: " + err.Error() + "\n")
+			return
+		}
+		os.Stderr.WriteString("testkit: test deadline near, aborted the mount " + m.Dir() + "\n")
+	})
+	t.Cleanup(func() { timer.Stop() })
+}
+
+// mountFusectl mounts the FUSE control file system if it is not (as
+// systemd's sys-fs-fuse-connections.mount would have).
+func mountFusectl() error {
+	ents, err := os.ReadDir(fusectlDir)
+	if err == nil && len(ents) > 0 {
+		return nil
+	}
+	if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return err
+	}
+	return nil
 }
