@@ -37,9 +37,12 @@ const (
 	reassemblyBufferBytes = 64 << 10
 	// reassemblyTimeout drops a partial message whose sender went quiet.
 	reassemblyTimeout = 10 * time.Second
-	// sendBudgetBytes bounds one-way payload bytes copied by Send and not
-	// yet taken by a session.
-	sendBudgetBytes = 64 << 20
+	// sendBudgetBytes bounds what one-way messages copied by Send and not
+	// yet taken by a session may hold; each is charged its payload plus
+	// sendChargeBytes, so floods of tiny messages are bounded in count
+	// too (a deep queue only moves work from sessions to bookkeeping).
+	sendBudgetBytes = 8 << 20
+	sendChargeBytes = 1 << 10
 	// sendRetries is how many times one loop retries a full socket buffer
 	// before leaving the rest to retransmission.
 	sendRetries = 16

@@ -275,7 +275,7 @@ func (l *netLoop) finish(it outItem, err error) {
 		if err != nil {
 			l.m.c.sendsFailed.Add(1)
 		}
-		n := len(*it.sendBuf)
+		n := len(*it.sendBuf) + sendChargeBytes
 		l.m.sendBufs.Put(it.sendBuf)
 		l.m.budget.release(n)
 		return

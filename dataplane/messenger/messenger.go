@@ -336,7 +336,7 @@ func (m *Messenger) Send(ctx context.Context, to netip.AddrPort, op proto.Opcode
 	if len(payload) > proto.MessageBytesMax {
 		return fmt.Errorf("send %v to %v: %d bytes: %w", op, to, len(payload), ErrTooLarge)
 	}
-	if err := m.budget.acquire(ctx, len(payload)); err != nil {
+	if err := m.budget.acquire(ctx, len(payload)+sendChargeBytes); err != nil {
 		return fmt.Errorf("send %v to %v: %w", op, to, err)
 	}
 	bp, _ := m.sendBufs.Get().(*[]byte)
