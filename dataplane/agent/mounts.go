@@ -99,7 +99,7 @@ func (a *Agent) Mount(ctx context.Context, f api.FileSystem, req api.MountReques
 		// and carries the mount over UDP.
 		fo.Logger.Warn("AF_XDP needs a remote compute role; this one is on loopback, using UDP", "net", net)
 	}
-	mode := "udp: one unpinned adaptive poller, CPU used only during IO"
+	mode := "default: one unpinned adaptive poller, CPU used only during IO"
 	switch {
 	case o.Core >= 0:
 		mode = fmt.Sprintf("performance: dedicated core %d, busy polling", o.Core)
