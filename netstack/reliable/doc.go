@@ -31,9 +31,11 @@
 //     fastRetransmitSacks later packets are selectively acked.
 //   - Duplicate suppression: below the cumulative point or already in the
 //     reorder ring → counted and dropped.
-//   - Windows: an AIMD congestion window in packets, capped by the peer's
-//     advertised receive window; RDMA-eligible (bulk) messages may use the
-//     larger Config.BulkWindowPackets.
+//   - Windows: an AIMD congestion window in packets (halved at most once
+//     per window of data, NewReno-style), capped by the peer's advertised
+//     receive window (zero while the owner refuses deliveries). The window
+//     may grow to Config.BulkWindowPackets, but only RDMA-eligible (bulk)
+//     packets use more than congestionWindowMax of it.
 //   - Keepalives after keepaliveInterval of silence, the peer declared dead
 //     after Config.PeerDeadAfter of silence or retransmitsMax retries.
 //   - Epochs: each side stamps its session incarnation; a new epoch from

@@ -154,6 +154,8 @@ type Session struct {
 	cwndAcked  int // acks counted toward additive increase
 	ssthresh   int
 	lastCutNs  int64
+	recoverSeq uint32 // sndSent at the last cut
+	cutDone    bool
 	srttNs     int64
 	rttvarNs   int64
 	rtoNs      int64
@@ -227,6 +229,7 @@ func (s *Session) reset(nowNs int64) {
 	s.inFlight = 0
 	s.peerWindow = receiveWindowPackets
 	s.cwnd, s.cwndAcked, s.ssthresh = congestionWindowInitial, 0, congestionWindowMax
+	s.cutDone, s.recoverSeq = false, 0
 	s.srttNs, s.rttvarNs, s.rtoNs = 0, 0, int64(retransmitTimeoutInitial)
 	s.nextDueNs = 0
 	s.ackOwed = false
@@ -523,7 +526,9 @@ func (s *Session) sampleRTT(r int64) {
 }
 
 func (s *Session) grow() {
-	if s.cwnd >= congestionWindowMax {
+	// Bulk (RDMA-eligible) traffic may open the window further; other
+	// packets are still capped at congestionWindowMax when sent.
+	if s.cwnd >= max(congestionWindowMax, s.cfg.BulkWindowPackets) {
 		return
 	}
 	if s.cwnd < s.ssthresh {
@@ -539,10 +544,16 @@ func (s *Session) grow() {
 
 // cut halves the window at most once per smoothed RTT: a burst of losses
 // is one congestion signal.
-func (s *Session) cut(nowNs int64) {
+func (s *Session) cut(nowNs int64, seq uint32) {
+	// One cut per window of data (NewReno's recovery point): losses of
+	// packets sent before the last cut are the same congestion event.
+	if s.cutDone && seqLess(seq, s.recoverSeq) {
+		return
+	}
 	if nowNs-s.lastCutNs < max(s.srttNs, int64(retransmitTimeoutMin)) {
 		return
 	}
+	s.cutDone, s.recoverSeq = true, s.sndSent
 	s.lastCutNs = nowNs
 	s.ssthresh = max(s.cwnd/2, congestionWindowMin)
 	s.cwnd = s.ssthresh
@@ -578,8 +589,8 @@ func (s *Session) Flush(nowNs int64) {
 	for seqLess(s.sndSent, s.sndNext) {
 		sl := &s.ring[s.sndSent%sendRingPackets]
 		window := min(s.cwnd, s.peerWindow)
-		if sl.bulk {
-			window = min(max(s.cwnd, s.cfg.BulkWindowPackets), s.peerWindow)
+		if !sl.bulk {
+			window = min(window, congestionWindowMax)
 		}
 		if s.inFlight >= window || int(s.sndSent-s.sndUna) >= s.peerWindow {
 			break
@@ -628,7 +639,7 @@ func (s *Session) retransmitDue(nowNs int64) {
 			}
 			sl.retransmits++
 			s.counters.Retransmits++
-			s.cut(nowNs)
+			s.cut(nowNs, seq)
 			s.transmit(nowNs, sl)
 		}
 		if next == 0 || sl.dueNs < next {
