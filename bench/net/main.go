@@ -1,8 +1,10 @@
 // Command net benchmarks weft's transports between two network namespaces
 // joined by veth through a bridge (MTU 9000), built and removed by the run:
 //
-//  1. a raw small-packet probe (no weft protocol): AF_XDP to AF_XDP, weft's
-//     batched kernel UDP transport, and a plain Go UDPConn pair;
+//  1. a raw probe (no weft protocol): small-packet rate of AF_XDP to AF_XDP,
+//     weft's batched kernel UDP transport and a plain Go UDPConn pair (busy
+//     sender and receiver threads), and 4 KiB ping-pong latency of the AF_XDP
+//     and UDP transports sleeping in poll(2) like an Adaptive poller;
 //  2. weft's messenger over AF_XDP and over its kernel UDP fallback, against
 //     plain kernel UDP sockets: messages/s and GB/s for 64 B, 4 KiB, 64 KiB
 //     and 1 MiB messages, and 4 KiB request/response p50/p99.
@@ -126,6 +128,18 @@ func rawProbe(n *testkit.Net, d time.Duration, rounds, size int) error {
 	for _, r := range results {
 		fmt.Printf("%-48s %14.0f %14.0f %9.2fx %9.2fx  %s\n", r.name, r.rxPerS, r.txPerS, r.rxPerS/plain.rxPerS, r.rxPerS/batch.rxPerS, r.dropped)
 	}
+	fmt.Printf("\n4 KiB ping-pong without weft's protocol, both sides sleeping in poll(2) when idle (%d round trips):\n", rawRTTSamples)
+	u50, u99, err := rawRTT(n, "udp")
+	if err != nil {
+		return err
+	}
+	x50, x99, err := rawRTT(n, "xdp")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-48s p50 %8v  p99 %8v\n", "kernel UDP (recvmmsg/sendmmsg transport)", u50.Round(time.Microsecond), u99.Round(time.Microsecond))
+	fmt.Printf("%-48s p50 %8v  p99 %8v   ratio p50 %.2fx p99 %.2fx (lower is better)\n", "AF_XDP transport",
+		x50.Round(time.Microsecond), x99.Round(time.Microsecond), float64(x50)/float64(u50), float64(x99)/float64(u99))
 	return nil
 }
 
