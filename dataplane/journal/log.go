@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 	"unsafe"
 )
 
@@ -193,23 +194,35 @@ func readBlocks(d Device, block uint64, b []byte) error {
 // succeeds when at least one mirror took the write: a mirror on a failed
 // drive is the degraded state the pool reports, not a reason to stop.
 func writeMirrors(devs Devices, chunks []Chunk, off uint64, b []byte) error {
+	var errs [MirrorsMax]error
+	var wg sync.WaitGroup
+	// Mirrors are written and flushed concurrently: a commit waits for
+	// the slowest drive, not the sum of them.
+	for i, c := range chunks[:min(len(chunks), MirrorsMax)] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := devs(c.Drive)
+			if d == nil {
+				errs[i] = fmt.Errorf("drive %d missing", c.Drive)
+				return
+			}
+			if err := writeBlocks(d, c.Block+off, b); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = d.Flush()
+		}()
+	}
+	wg.Wait()
 	ok := 0
-	var last error
-	for _, c := range chunks {
-		d := devs(c.Drive)
-		if d == nil {
-			last = fmt.Errorf("drive %d missing", c.Drive)
-			continue
+	var last error = errors.New("no mirrors")
+	for i := range chunks[:min(len(chunks), MirrorsMax)] {
+		if errs[i] == nil {
+			ok++
+		} else {
+			last = errs[i]
 		}
-		if err := writeBlocks(d, c.Block+off, b); err != nil {
-			last = err
-			continue
-		}
-		if err := d.Flush(); err != nil {
-			last = err
-			continue
-		}
-		ok++
 	}
 	if ok == 0 {
 		return fmt.Errorf("%w: %v", ErrNoMirror, last)

@@ -190,6 +190,8 @@ func (c *committer) run() {
 			c.p.freeChunks(frees)
 			if c.sinceCkpt > c.p.opts.CheckpointJournalBytes {
 				if err := c.p.checkpoint(); err != nil {
+					// Retry after as much journal again, not after every commit.
+					c.sinceCkpt = 0
 					c.p.log.Error("checkpoint", "err", err)
 				}
 			}
@@ -242,7 +244,7 @@ func (p *Pool) checkpoint() error {
 		}
 	}
 	c.mu.Lock()
-	_, _, frees, t := c.take()
+	bbuf, bends, frees, t := c.take()
 	c.mu.Unlock()
 	payload := p.snapshot(fss)
 	for _, f := range fss {
@@ -252,13 +254,23 @@ func (p *Pool) checkpoint() error {
 	}
 	p.mu.Unlock()
 
+	// A checkpoint that cannot be written (no contiguous space for it)
+	// is not fatal: the batch it took goes to the journal as usual and
+	// the old checkpoint stays current.
 	fail := func(err error) error {
+		cerr := c.commit(bbuf, bends)
 		c.mu.Lock()
-		if c.err == nil {
-			c.err = fmt.Errorf("%w: checkpoint: %v", ErrJournal, err)
+		if cerr != nil && c.err == nil {
+			c.err = fmt.Errorf("%w: %v", ErrJournal, cerr)
+		}
+		if cerr == nil {
+			c.durable = t
 		}
 		c.done.Broadcast()
 		c.mu.Unlock()
+		if cerr == nil {
+			p.freeChunks(frees)
+		}
 		return err
 	}
 	p.flushDrives()

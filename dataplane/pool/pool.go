@@ -157,6 +157,7 @@ type Pool struct {
 
 	c committer
 
+	maxParity  atomic.Int32 // widest parity of any file system ever created here
 	reserved   atomic.Int64 // blocks promised to dirty stripes
 	cacheBytes atomic.Int64
 	cacheCond  *sync.Cond // writers waiting for the cache to drain
@@ -282,6 +283,9 @@ func (p *Pool) freeChunks(cs []journal.Chunk) {
 	}
 }
 
+// mirrors is how many copies metadata gets: one more than the widest
+// parity of any file system (at least 3), so metadata survives whatever
+// the data survives.
 func (p *Pool) mirrors() int {
 	present := 0
 	for _, s := range p.slots {
@@ -289,7 +293,7 @@ func (p *Pool) mirrors() int {
 			present++
 		}
 	}
-	return min(present, journal.MirrorsMax)
+	return min(present, max(int(p.maxParity.Load()), 2)+1, journal.MirrorsMax)
 }
 
 func (p *Pool) allocSegment() (journal.Segment, error) {
@@ -382,6 +386,9 @@ func (p *Pool) CreateFS(name string, capacityBytes uint64, n, par int) error {
 		return err
 	}
 	p.nextFS++
+	if int32(par) > p.maxParity.Load() {
+		p.maxParity.Store(int32(par))
+	}
 	root := f.newInode(journal.Inode{Ino: uint64(1), Mode: syscall.S_IFDIR | 0o755, Nlink: 2, Parent: 1,
 		NextCookie: bucket.FirstCookie})
 	now := time.Now().UnixNano()
@@ -574,15 +581,22 @@ func (p *Pool) abandon() {
 	}
 }
 
-// flushDrives makes every earlier write durable.
+// flushDrives makes every earlier write durable, flushing the drives
+// concurrently.
 func (p *Pool) flushDrives() {
+	var wg sync.WaitGroup
 	for _, s := range p.slots {
 		if s.dev != nil && s.dirty.Load() {
-			if err := s.Flush(); err != nil {
-				p.log.Error("flush drive", "drive", s.index, "path", s.path, "err", err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Flush(); err != nil {
+					p.log.Error("flush drive", "drive", s.index, "path", s.path, "err", err)
+				}
+			}()
 		}
 	}
+	wg.Wait()
 }
 
 // flusher writes back dirty stripes every writebackInterval and whenever

@@ -93,6 +93,9 @@ func (s *state) apply(r *journal.Record) error {
 			return fmt.Errorf("file system %d: %w", r.FS, err)
 		}
 		p.byID[r.FS], p.fss[r.FSDef.Name] = f, f
+		if int32(r.FSDef.Parity) > p.maxParity.Load() {
+			p.maxParity.Store(int32(r.FSDef.Parity))
+		}
 		p.nextFS = max(p.nextFS, r.FS+1)
 		return nil
 	}

@@ -3,6 +3,7 @@ package stripe
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/reedsolomon"
 	"github.com/weft-fs/weft/dataplane/journal"
@@ -141,10 +142,16 @@ type Device = journal.Device
 // Devices maps a pool drive number to its device, nil when missing.
 type Devices = journal.Devices
 
+// parallelRowsMin is the chunk size (rows) from which a stripe's chunks
+// are read or written concurrently, one goroutine per drive: below it the
+// goroutine costs more than the overlap gains.
+const parallelRowsMin = 4
+
 // Write writes every chunk of the stripe in buf (parity already encoded)
 // to loc. Any failure fails the write: the caller allocates elsewhere.
 func (l *Layout) Write(devs Devices, loc *Loc, buf []byte) error {
-	for i, c := range loc.Chunks {
+	write := func(i int) error {
+		c := loc.Chunks[i]
 		d := devs(c.Drive)
 		if d == nil {
 			return fmt.Errorf("write stripe chunk %d: drive %d missing", i, c.Drive)
@@ -152,8 +159,47 @@ func (l *Layout) Write(devs Devices, loc *Loc, buf []byte) error {
 		if err := d.WriteBlocks(c.Block, buf[i*ChunkBytes:i*ChunkBytes+int(loc.Rows)*RowBytes]); err != nil {
 			return fmt.Errorf("write stripe chunk %d on drive %d: %w", i, c.Drive, err)
 		}
+		return nil
 	}
-	return nil
+	if loc.Rows < parallelRowsMin {
+		for i := range loc.Chunks {
+			if err := write(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var errs [journal.ChunksMax]error
+	var wg sync.WaitGroup
+	for i := range loc.Chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = write(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs[:len(loc.Chunks)]...)
+}
+
+// readChunks reads chunks [from, to) into their shards, concurrently
+// when they are large, and reports which failed.
+func readChunks(devs Devices, loc *Loc, shards [][]byte, from, to int, failed *[journal.ChunksMax]bool) {
+	if loc.Rows < parallelRowsMin || to-from < 2 {
+		for i := from; i < to; i++ {
+			failed[i] = !readChunk(devs, loc.Chunks[i], shards[i])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			failed[i] = !readChunk(devs, loc.Chunks[i], shards[i])
+		}()
+	}
+	wg.Wait()
 }
 
 // Read fills the data chunks of buf from loc, reconstructing chunks whose
@@ -164,9 +210,11 @@ func (l *Layout) Read(devs Devices, loc *Loc, buf []byte, shards [][]byte) (reco
 	rows := int(loc.Rows)
 	shards = l.Shards(buf, loc.Rows, shards)
 	failed := 0
+	var bad [journal.ChunksMax]bool
+	readChunks(devs, loc, shards, 0, l.N, &bad)
 	for i := 0; i < l.N; i++ {
 		clear(buf[i*ChunkBytes+rows*RowBytes : (i+1)*ChunkBytes])
-		if !readChunk(devs, loc.Chunks[i], shards[i]) {
+		if bad[i] {
 			shards[i] = shards[i][:0]
 			failed++
 		}
@@ -202,8 +250,10 @@ func readChunk(devs Devices, c journal.Chunk, dst []byte) bool {
 // all chunks were read and parity does not match.
 func (l *Layout) Verify(devs Devices, loc *Loc, buf []byte, shards [][]byte) (unreadable int, ok bool, err error) {
 	shards = l.Shards(buf, loc.Rows, shards)
+	var bad [journal.ChunksMax]bool
+	readChunks(devs, loc, shards, 0, len(shards), &bad)
 	for i := range shards {
-		if !readChunk(devs, loc.Chunks[i], shards[i]) {
+		if bad[i] {
 			shards[i] = shards[i][:0]
 			unreadable++
 		}

@@ -1,0 +1,113 @@
+package pool_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"github.com/weft-fs/weft/dataplane/fs"
+	"github.com/weft-fs/weft/dataplane/pool"
+	"github.com/weft-fs/weft/internal/testkit"
+)
+
+func benchFile(b *testing.B) (*pool.FS, fs.Ino, uint64) {
+	b.Helper()
+	_, f, _ := testkit.NewPool(b, 5, testkit.PoolDriveBytes, 512<<20, 3, 2, pool.Options{})
+	ctx := context.Background()
+	a, err := f.Mknod(ctx, root, fs.RootIno, "bench", syscall.S_IFREG|0o644, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, _, err := f.Open(ctx, root, a.Ino, syscall.O_RDWR)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f, a.Ino, h
+}
+
+// BenchmarkWriteCached4K: 4 KiB writes into one stripe held in the
+// write-back cache (the hot path of small sequential writes).
+func BenchmarkWriteCached4K(b *testing.B) {
+	f, ino, h := benchFile(b)
+	ctx := context.Background()
+	buf := make([]byte, 4096)
+	f.Write(ctx, h, ino, 0, make([]byte, 192<<10), false)
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := f.Write(ctx, h, ino, int64(i%48)*4096, buf, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadCached4K: 4 KiB reads from a cached stripe.
+func BenchmarkReadCached4K(b *testing.B) {
+	f, ino, h := benchFile(b)
+	ctx := context.Background()
+	buf := make([]byte, 4096)
+	f.Write(ctx, h, ino, 0, make([]byte, 192<<10), false)
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Read(ctx, h, ino, int64(i%48)*4096, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteFsync1M: 1 MiB writes, each made durable (encode,
+// allocate, write five chunks per stripe, flush, journal commit).
+func BenchmarkWriteFsync1M(b *testing.B) {
+	f, ino, h := benchFile(b)
+	ctx := context.Background()
+	buf := make([]byte, 1<<20)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := f.Write(ctx, h, ino, int64(i%64)<<20, buf, false); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Fsync(ctx, h, ino, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadUncached1M: 1 MiB reads that go to the drives.
+func BenchmarkReadUncached1M(b *testing.B) {
+	_, f, paths := testkit.NewPool(b, 5, testkit.PoolDriveBytes, 512<<20, 3, 2, pool.Options{CacheBytes: 8 << 20})
+	_ = paths
+	ctx := context.Background()
+	a, _ := f.Mknod(ctx, root, fs.RootIno, "r", syscall.S_IFREG|0o644, 0)
+	buf := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		f.Write(ctx, 0, a.Ino, int64(i)<<20, buf, false)
+	}
+	f.Fsync(ctx, 0, a.Ino, false)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Read(ctx, 0, a.Ino, int64(i%64)<<20, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreate: create of an empty file (metadata only).
+func BenchmarkCreate(b *testing.B) {
+	_, f, _ := testkit.NewPool(b, 5, testkit.PoolDriveBytes, 512<<20, 3, 2, pool.Options{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Mknod(ctx, root, fs.RootIno, fmt.Sprintf("c%d", i), syscall.S_IFREG|0o644, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
