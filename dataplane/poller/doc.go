@@ -16,9 +16,11 @@
 //
 // Modes: Dedicated busy-polls forever (mount option core=X: the core is
 // the poller's alone); Adaptive spins for SpinBeforeSleep after the last
-// work, then sleeps in ppoll(2) on every registered PollFd plus the
-// poller's eventfd for at most SleepMax (num_cores=N and UDP mode). Wake
-// pokes the eventfd only when the poller is asleep.
+// work, then sleeps until one of its registered PollFds or its eventfd is
+// readable, for at most SleepMax (num_cores=N and UDP mode). It sleeps in
+// the Go runtime's netpoller (an epoll set of those descriptors wrapped
+// in an os.File), so its P goes to handlers and callers at once; ppoll(2)
+// is the fallback. Wake pokes the eventfd only when the poller is asleep.
 //
 // Cores are checked against the process's allowed CPUs — the
 // intersection of sched_getaffinity and the cgroup's

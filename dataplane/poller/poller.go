@@ -32,7 +32,7 @@ func (m Mode) String() string {
 
 // Defaults and limits.
 const (
-	spinBeforeSleepDefault = 50 * time.Microsecond
+	spinBeforeSleepDefault = 5 * time.Microsecond
 	sleepMaxDefault        = 2 * time.Millisecond
 	// sleepMaxLimit bounds SleepMax: timers (retransmission, keepalive)
 	// are driven by the loop, so the poller must wake this often at least.
@@ -48,7 +48,8 @@ type Config struct {
 	// Mode is Adaptive (default) or Dedicated.
 	Mode Mode
 	// SpinBeforeSleep is how long an Adaptive poller spins idle before
-	// sleeping (0 = 50 µs).
+	// sleeping (0 = 5 µs: sleeping is cheap in the netpoller, and a
+	// spinning poller holds a P that handlers and callers need).
 	SpinBeforeSleep time.Duration
 	// SleepMax is the longest sleep of an Adaptive poller (0 = 2 ms, at
 	// most 100 ms).
@@ -270,6 +271,18 @@ func (p *poller) run(ctx context.Context) {
 	}
 	p.startErr <- nil
 	g := p.g
+	// Adaptive pollers sleep in the runtime's netpoller when they can
+	// (see sleeper); ppoll(2) is the fallback.
+	var sl *sleeper
+	if g.cfg.Mode == Adaptive {
+		var err error
+		if sl, err = newSleeper(p.eventfd); err != nil {
+			g.log.Warn("poller sleeps in ppoll", "core", p.core, "reason", err.Error())
+			sl = nil
+		} else {
+			defer sl.close()
+		}
+	}
 	var fds [pollFdsMax + 1]unix.PollFd
 	idleSinceNs := int64(-1)
 	for ctx.Err() == nil {
@@ -306,33 +319,37 @@ func (p *poller) run(ctx context.Context) {
 			idleSinceNs = -1
 			continue
 		}
-		n := 0
-		fds[n] = unix.PollFd{Fd: int32(p.eventfd), Events: unix.POLLIN}
-		n++
-		for _, q := range list {
-			if mq, ok := q.(MultiPollable); ok {
-				var more [pollFdsPerPollableMax]int
-				for _, fd := range mq.PollFds(more[:0]) {
-					if fd >= 0 && n < len(fds) {
-						fds[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-						n++
-					}
-				}
-				continue
-			}
-			if fd := q.PollFd(); fd >= 0 && n < len(fds) {
-				fds[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-				n++
-			}
-		}
-		ts := unix.NsecToTimespec(int64(g.cfg.SleepMax))
 		p.sleeps.Add(1)
-		r, _ := unix.Ppoll(fds[:n], &ts, nil)
-		p.sleeping.Store(false)
-		if r > 0 && fds[0].Revents&unix.POLLIN != 0 {
+		if sl != nil {
+			for _, q := range list {
+				if fd := q.PollFd(); fd >= 0 {
+					sl.watch(fd)
+				}
+			}
+			sl.sleep(g.cfg.SleepMax)
+			p.sleeping.Store(false)
 			var buf [8]byte
-			unix.Read(p.eventfd, buf[:])
-			p.wakeups.Add(1)
+			if n, _ := unix.Read(p.eventfd, buf[:]); n == 8 {
+				p.wakeups.Add(1)
+			}
+		} else {
+			n := 0
+			fds[n] = unix.PollFd{Fd: int32(p.eventfd), Events: unix.POLLIN}
+			n++
+			for _, q := range list {
+				if fd := q.PollFd(); fd >= 0 && n < len(fds) {
+					fds[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+					n++
+				}
+			}
+			ts := unix.NsecToTimespec(int64(g.cfg.SleepMax))
+			r, _ := unix.Ppoll(fds[:n], &ts, nil)
+			p.sleeping.Store(false)
+			if r > 0 && fds[0].Revents&unix.POLLIN != 0 {
+				var buf [8]byte
+				unix.Read(p.eventfd, buf[:])
+				p.wakeups.Add(1)
+			}
 		}
 		idleSinceNs = g.NowNs()
 		// A short sleep that ended without events still counts as idle,
