@@ -3,12 +3,16 @@ package pool_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/weft-fs/weft/dataplane/fs"
 	"github.com/weft-fs/weft/dataplane/pool"
 	"github.com/weft-fs/weft/internal/testkit"
+	"github.com/weft-fs/weft/nvme"
+	"golang.org/x/sys/unix"
 )
 
 func benchFile(b *testing.B) (*pool.FS, fs.Ino, uint64) {
@@ -107,6 +111,54 @@ func BenchmarkCreate(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := f.Mknod(ctx, root, fs.RootIno, fmt.Sprintf("c%d", i), syscall.S_IFREG|0o644, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// refFile is the reference the data benchmarks compare with: one plain
+// file on the file system holding the drive files, O_DIRECT like the
+// drives.
+func refFile(b *testing.B) *os.File {
+	path := filepath.Join(b.TempDir(), "wfs-ref.img")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_DIRECT, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return f
+}
+
+// BenchmarkRefWriteFsync1M: the reference for BenchmarkWriteFsync1M.
+func BenchmarkRefWriteFsync1M(b *testing.B) {
+	f := refFile(b)
+	buf := nvme.AlignedBuffer(1 << 20)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.WriteAt(buf, int64(i%64)<<20); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRefRead1M: the reference for BenchmarkReadUncached1M.
+func BenchmarkRefRead1M(b *testing.B) {
+	f := refFile(b)
+	buf := nvme.AlignedBuffer(1 << 20)
+	for i := 0; i < 64; i++ {
+		f.WriteAt(buf, int64(i)<<20)
+	}
+	f.Sync()
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.ReadAt(buf, int64(i%64)<<20); err != nil {
 			b.Fatal(err)
 		}
 	}
