@@ -322,6 +322,15 @@ func (p *poller) run(ctx context.Context) {
 		p.sleeps.Add(1)
 		if sl != nil {
 			for _, q := range list {
+				if mq, ok := q.(MultiPollable); ok {
+					var more [pollFdsPerPollableMax]int
+					for _, fd := range mq.PollFds(more[:0]) {
+						if fd >= 0 {
+							sl.watch(fd)
+						}
+					}
+					continue
+				}
 				if fd := q.PollFd(); fd >= 0 {
 					sl.watch(fd)
 				}
