@@ -8,8 +8,8 @@ import (
 
 // Extent is a run of Len data blocks starting at data block Start.
 type Extent struct {
-	Start uint64
-	Len   uint64
+	Start uint64 // first data block
+	Len   uint64 // number of blocks
 }
 
 // End is the first block after the extent.

@@ -26,7 +26,7 @@ const (
 // Request is one poll-mode request. Buf must stay untouched and reachable
 // until its Completion is polled.
 type Request struct {
-	Op    Op
+	Op    Op     // OpRead, OpWrite or OpFlush
 	Block uint64 // first data block
 	Buf   []byte // BlockSize-aligned, a multiple of BlockSize, at most RequestBytesMax
 	Tag   uint64 // opaque, returned in the Completion
@@ -34,6 +34,7 @@ type Request struct {
 
 // Completion reports a finished Request.
 type Completion struct {
+	// Tag is the finished Request's Tag.
 	Tag uint64
 	// Err is nil on success; otherwise it wraps ErrCorrupt (checksum
 	// mismatch, Buf cleared), ErrReadOnly or the OS error.

@@ -100,25 +100,25 @@ type params struct {
 
 // SQE is struct io_uring_sqe (64 bytes).
 type SQE struct {
-	Opcode      Opcode
-	Flags       uint8
-	IOPrio      uint16
-	Fd          int32
-	Off         uint64
-	Addr        uint64
-	Len         uint32
+	Opcode      Opcode // operation
+	Flags       uint8  // SQE* flags
+	IOPrio      uint16 // IO priority
+	Fd          int32  // file descriptor, or registered file index with SQEFixedFile
+	Off         uint64 // file offset in bytes
+	Addr        uint64 // buffer address
+	Len         uint32 // buffer length in bytes
 	OpFlags     uint32 // rw_flags, fsync_flags, ...
-	UserData    uint64
-	BufIndex    uint16
-	Personality uint16
-	SpliceFdIn  int32
-	Addr3       uint64
+	UserData    uint64 // returned in the CQE
+	BufIndex    uint16 // registered buffer index for OpReadFixed/OpWriteFixed
+	Personality uint16 // registered credentials, 0 = the submitter's
+	SpliceFdIn  int32  // splice input, or file index for direct descriptors
+	Addr3       uint64 // third address (uring_cmd, attributes)
 	_           uint64
 }
 
 // CQE is struct io_uring_cqe (16 bytes).
 type CQE struct {
-	UserData uint64
-	Res      int32 // bytes transferred, or -errno
-	Flags    uint32
+	UserData uint64 // the SQE's UserData
+	Res      int32  // bytes transferred, or -errno
+	Flags    uint32 // IORING_CQE_F_* flags
 }
