@@ -419,18 +419,29 @@ func (p *Pool) DeleteFS(name string) error {
 	delete(p.fss, name)
 	delete(p.byID, f.id)
 	f.deleted.Store(true)
-	var frees []journal.Chunk
+	// The FSDel record makes every stripe of the file system unreachable;
+	// its chunks are freed once it is durable. Data locks come after
+	// bucket locks are released (flushes take them the other way round).
+	var ins []*bucket.Inode
 	for _, b := range f.buckets {
 		b.Mu.Lock()
 		for _, in := range b.Inodes {
-			in.Data.Lock()
-			for _, loc := range in.Stripes {
-				frees = append(frees, loc.Chunks...)
-			}
-			f.dropCache(in)
-			in.Data.Unlock()
+			ins = append(ins, in)
 		}
 		b.Mu.Unlock()
+	}
+	var frees []journal.Chunk
+	for _, in := range ins {
+		in.Data.Lock()
+		b := f.bkt(in.Ino)
+		b.Mu.Lock()
+		for _, loc := range in.Stripes {
+			frees = append(frees, loc.Chunks...)
+		}
+		in.Stripes = nil
+		b.Mu.Unlock()
+		f.dropCache(in)
+		in.Data.Unlock()
 	}
 	t := p.c.log(frees, &journal.Record{Kind: journal.KindFSDel, FS: f.id})
 	p.mu.Unlock()
