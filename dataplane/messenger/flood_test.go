@@ -13,13 +13,18 @@ import (
 // BenchmarkFlood64 is bench/net's one-way pattern: 32 goroutines send
 // 64-byte messages as fast as Send returns; it reports delivered
 // messages per second.
-func BenchmarkFlood64(b *testing.B) {
+func BenchmarkFlood64(b *testing.B) { benchFlood(b, 64) }
+
+// BenchmarkFlood4K is the same with 4 KiB messages.
+func BenchmarkFlood4K(b *testing.B) { benchFlood(b, 4096) }
+
+func benchFlood(b *testing.B, size int) {
 	x := newLoopback(b, Config{})
 	y := newLoopback(b, Config{})
 	var got atomic.Uint64
 	const opFlood = proto.Opcode(0x00F1)
 	y.Handle(opFlood, func(ctx context.Context, req *Request, w *ReplyWriter) { got.Add(1) })
-	msg := make([]byte, 64)
+	msg := make([]byte, size)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for g := 0; g < 32; g++ {
@@ -40,4 +45,9 @@ func BenchmarkFlood64(b *testing.B) {
 	stop.Store(true)
 	wg.Wait()
 	b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
+	s := x.Stats()
+	b.ReportMetric(float64(s.Retransmits)/float64(max(s.PacketsOut, 1)), "retx/pkt")
+	b.ReportMetric(float64(x.loops[0].peerList[0].sess.Counters().CongestionWindow), "cwnd")
+	b.ReportMetric(float64(s.Transports[0].SendDrops+y.Stats().Transports[0].SendDrops), "senddrops")
+	b.ReportMetric(float64(s.FastRetransmits), "fastretx")
 }
