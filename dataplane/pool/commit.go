@@ -62,12 +62,13 @@ func (c *committer) init(p *Pool, seg journal.Segment, seq uint64) {
 func (c *committer) log(frees []journal.Chunk, recs ...*journal.Record) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.frees = append(c.frees, frees...)
-	if len(recs) == 0 {
-		// Frees alone ride with the next batch: the records that made
-		// them unreachable are in this batch or an earlier one.
+	if len(recs) == 0 && len(frees) == 0 {
 		return c.ticket
 	}
+	// Frees alone make an empty operation: the batch carrying it commits
+	// after the batches holding the records that made them unreachable,
+	// so the space returns once those are durable.
+	c.frees = append(c.frees, frees...)
 	for _, r := range recs {
 		c.buf = journal.Append(c.buf, r)
 	}
