@@ -48,6 +48,8 @@ type Agent struct {
 
 	mountsMu sync.Mutex
 	mounts   map[string]*mount // by directory
+	stopping bool              // set when the agent stops: its unmounts are not the users'
+	savedErr error             // last failure to record the mounts, logged once
 	wg       sync.WaitGroup
 }
 
@@ -94,6 +96,7 @@ func (a *Agent) Run(ctx context.Context, ready func()) (err error) {
 		a.stopCompute()
 		return err
 	}
+	a.restoreMounts(ctx)
 	a.api = mgmt.NewServer(mgmt.ServerConfig{Addr: a.cfg.APIAddr, Token: token, Host: a.host, Version: a.version},
 		a.store, a, a.log.With("role", "management"))
 	a.registerMetrics(a.api.Registry())

@@ -130,6 +130,7 @@ func (a *Agent) Mount(ctx context.Context, f api.FileSystem, req api.MountReques
 	}
 	a.mountsMu.Lock()
 	a.mounts[req.Dir] = mt
+	a.saveMountsLocked()
 	a.mountsMu.Unlock()
 	a.wg.Add(1)
 	go a.watch(mt)
@@ -147,6 +148,11 @@ func (a *Agent) watch(mt *mount) {
 	a.mountsMu.Lock()
 	if a.mounts[mt.info.Dir] == mt {
 		delete(a.mounts, mt.info.Dir)
+		// A mount the agent ends because it stops stays recorded, to be
+		// restored at the next start; one unmounted by a user does not.
+		if !a.stopping {
+			a.saveMountsLocked()
+		}
 	}
 	a.mountsMu.Unlock()
 	a.log.Info("mount ended", "dir", mt.info.Dir)
@@ -204,6 +210,7 @@ func (a *Agent) Mounts() []api.Mount {
 // in flight are answered; only then is its connection aborted.
 func (a *Agent) unmountAll() {
 	a.mountsMu.Lock()
+	a.stopping = true
 	all := make([]*mount, 0, len(a.mounts))
 	for _, mt := range a.mounts {
 		all = append(all, mt)

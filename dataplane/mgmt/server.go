@@ -518,8 +518,16 @@ func (s *Server) mount(r *http.Request) (any, error) {
 	if !ok {
 		return nil, s.noFS(name)
 	}
-	if slices.ContainsFunc(s.dp.Mounts(), func(m api.Mount) bool { return m.Dir == req.Dir }) {
-		return nil, fmt.Errorf("%w: %s is already a weft mount", ErrConflict, req.Dir)
+	for _, m := range s.dp.Mounts() {
+		if m.Dir != req.Dir {
+			continue
+		}
+		// The same mount again (fstab at boot after the agent restored
+		// its mounts, a retried prolog): already done.
+		if m.Source == req.Source && m.Options == o.String() {
+			return m, nil
+		}
+		return nil, fmt.Errorf("%w: %s is already a weft mount of %s (-o %s)", ErrConflict, req.Dir, m.Source, m.Options)
 	}
 	m, err := s.dp.Mount(r.Context(), f, req, o)
 	if err != nil {

@@ -199,7 +199,11 @@ func TestKill9(t *testing.T) {
 	}
 
 	a.start()
-	// The dead mount is still in the mount table: remounting clears it.
+	// The restarted agent detached the dead mount and mounted it again;
+	// mounting it once more (fstab, a retried prolog) is a no-op.
+	if l := mountLine(mnt); !strings.Contains(l, "fuse.weft") {
+		t.Fatalf("mount not restored after restart: %q", l)
+	}
 	a.mount("localhost/fs1", mnt, "num_cores=1")
 	b, err := os.ReadFile(filepath.Join(mnt, "log"))
 	if err != nil {
@@ -247,6 +251,12 @@ func TestGracefulStop(t *testing.T) {
 	a.setup("fs1", "256MiB", "3+2")
 	mnt := a.mountDir("mnt")
 	a.mount("localhost/fs1", mnt, "")
+	// A mount its user unmounted is not restored at the next start.
+	gone := a.mountDir("gone")
+	a.mount("localhost/fs1", gone, "")
+	if err := exec.Command("umount", gone).Run(); err != nil {
+		t.Fatal(err)
+	}
 	data := make([]byte, 5<<20)
 	rand.Read(data)
 	if err := os.WriteFile(filepath.Join(mnt, "unsynced"), data, 0o644); err != nil {
@@ -262,7 +272,12 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatalf("log does not show the pool closed:\n%s", a.logTail())
 	}
 	a.start()
-	a.mount("localhost/fs1", mnt, "")
+	if l := mountLine(mnt); !strings.Contains(l, "fuse.weft") {
+		t.Fatalf("mount not restored after a graceful restart: %q", l)
+	}
+	if l := mountLine(gone); l != "" {
+		t.Fatalf("a mount unmounted by its user was restored: %q", l)
+	}
 	got, err := os.ReadFile(filepath.Join(mnt, "unsynced"))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after SIGTERM and restart: %d bytes, %v; want the %d written", len(got), err, len(data))
