@@ -3,6 +3,7 @@ package pool_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -159,6 +160,59 @@ func BenchmarkRefRead1M(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := f.ReadAt(buf, int64(i%64)<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadUncached4K: random 4 KiB reads of a file on the drives.
+func BenchmarkReadUncached4K(b *testing.B) {
+	_, f, _ := testkit.NewPool(b, 5, testkit.PoolDriveBytes, 512<<20, 3, 2, pool.Options{})
+	ctx := context.Background()
+	a, _ := f.Mknod(ctx, root, fs.RootIno, "r", syscall.S_IFREG|0o644, 0)
+	buf := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		f.Write(ctx, 0, a.Ino, int64(i)<<20, buf, false)
+	}
+	f.Fsync(ctx, 0, a.Ino, false)
+	f.Release(ctx, 0)
+	p2 := reopenB(b, f)
+	_ = p2
+	small := make([]byte, 4096)
+	rng := rand.New(rand.NewSource(1))
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Read(ctx, 0, a.Ino, rng.Int63n(16384)*4096, small); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reopenB drops f's cache so reads go to the drives.
+func reopenB(b *testing.B, f *pool.FS) *pool.FS {
+	if err := f.DropCache(); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// BenchmarkRefRead4K: the reference for BenchmarkReadUncached4K.
+func BenchmarkRefRead4K(b *testing.B) {
+	f := refFile(b)
+	buf := nvme.AlignedBuffer(1 << 20)
+	for i := 0; i < 64; i++ {
+		f.WriteAt(buf, int64(i)<<20)
+	}
+	f.Sync()
+	small := buf[:4096]
+	rng := rand.New(rand.NewSource(1))
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.ReadAt(small, rng.Int63n(16384)*4096); err != nil {
 			b.Fatal(err)
 		}
 	}

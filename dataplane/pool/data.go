@@ -11,6 +11,7 @@ import (
 	"github.com/weft-fs/weft/dataplane/fs"
 	"github.com/weft-fs/weft/dataplane/journal"
 	"github.com/weft-fs/weft/dataplane/stripe"
+	"github.com/weft-fs/weft/nvme"
 )
 
 // fileBytesMax is the largest file size (EFBIG beyond).
@@ -89,9 +90,13 @@ func (f *FS) Read(ctx context.Context, h uint64, ino fs.Ino, off int64, buf []by
 		cnt := int(min(int64(n-done), sd-so))
 		dst := buf[done : done+cnt]
 		c := in.Cache[idx]
-		if c == nil && in.Stripes[idx] == nil {
+		loc := in.Stripes[idx]
+		switch {
+		case c == nil && loc == nil:
 			clear(dst) // hole
-		} else {
+		case c == nil && cnt <= directReadBytesMax && f.readDirect(loc, so, dst):
+			// Small read of an uncached stripe: only the blocks asked for.
+		default:
 			if c == nil {
 				if c, err = f.load(in, idx, true); err != nil {
 					return done, err
@@ -106,6 +111,26 @@ func (f *FS) Read(ctx context.Context, h uint64, ino fs.Ino, off int64, buf []by
 		return n, err
 	}
 	return n, nil
+}
+
+// directReadBytesMax is the largest read of an uncached stripe served
+// block by block from the data chunks instead of loading the stripe
+// (random 4 KiB reads would otherwise read N×64 KiB each).
+const directReadBytesMax = 16 << 10
+
+func (f *FS) readDirect(loc *stripe.Loc, off int64, dst []byte) bool {
+	var bounce []byte
+	select {
+	case bounce = <-f.bounces:
+	default:
+		bounce = nvme.AlignedBuffer(stripe.RowBytes)
+	}
+	ok := f.lay.ReadDirect(f.p.devs, loc, off, dst, bounce)
+	select {
+	case f.bounces <- bounce:
+	default:
+	}
+	return ok
 }
 
 // load brings stripe idx of in into the cache, reading it from the drives
@@ -554,3 +579,7 @@ func (f *FS) releaseData(in *bucket.Inode) {
 	in.Blocks = 0
 	f.p.c.log(frees)
 }
+
+// DropCache writes back every dirty stripe and empties the stripe cache
+// (benchmarks of the drive path, memory pressure).
+func (f *FS) DropCache() error { return f.writeback(true) }

@@ -428,7 +428,17 @@ func TestTwoDrivesLost(t *testing.T) {
 	verify := func(f *pool.FS) {
 		for i := 0; i < files; i++ {
 			a := must(f.Lookup(ctx, root, fs.RootIno, fmt.Sprintf("f%d", i)))
-			if !bytes.Equal(readAll(t, f, a.Ino), content(i*1000+7)) {
+			want := content(i*1000 + 7)
+			// Small reads first (straight from the data chunks, falling
+			// back to reconstruction), then the whole file.
+			for off := 0; off < len(want); off += 50000 {
+				b := make([]byte, 5000)
+				n := must(f.Read(ctx, 0, a.Ino, int64(off), b))
+				if !bytes.Equal(b[:n], want[off:min(off+5000, len(want))]) {
+					t.Fatalf("f%d: small read at %d differs", i, off)
+				}
+			}
+			if !bytes.Equal(readAll(t, f, a.Ino), want) {
 				t.Fatalf("f%d differs", i)
 			}
 		}

@@ -43,8 +43,9 @@ type FS struct {
 	cached map[*bucket.Inode]struct{} // inodes holding cached stripes
 	tick   atomic.Uint64
 
-	bufs   chan []byte   // free stripe buffers
-	shards chan [][]byte // free shard slice headers
+	bufs    chan []byte   // free stripe buffers
+	bounces chan []byte   // free 4 KiB aligned buffers for direct reads
+	shards  chan [][]byte // free shard slice headers
 }
 
 var _ fs.Service = (*FS)(nil)
@@ -62,7 +63,7 @@ func newFS(p *Pool, id uint32, def journal.FSDef) (*FS, error) {
 	}
 	f := &FS{p: p, id: id, def: def, lay: lay, handles: make(map[uint64]*handle), nextHandle: 1,
 		cached: make(map[*bucket.Inode]struct{}), bufs: make(chan []byte, stripeBufsFree),
-		shards: make(chan [][]byte, stripeBufsFree)}
+		shards: make(chan [][]byte, stripeBufsFree), bounces: make(chan []byte, stripeBufsFree)}
 	for i := range f.buckets {
 		f.buckets[i] = bucket.New(i)
 	}

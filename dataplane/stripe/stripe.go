@@ -269,3 +269,30 @@ func (l *Layout) Verify(devs Devices, loc *Loc, buf []byte, shards [][]byte) (un
 	ok, err = l.enc.Verify(shards)
 	return unreadable, ok, err
 }
+
+// ReadDirect reads stripe data bytes [off, off+len(dst)) straight from the
+// data chunks holding them, one request per 4 KiB block, without the rest
+// of the stripe. bounce is block-aligned scratch of at least RowBytes. It
+// returns false if any chunk fails: the caller then reads the whole stripe,
+// which rebuilds from parity.
+func (l *Layout) ReadDirect(devs Devices, loc *Loc, off int64, dst []byte, bounce []byte) bool {
+	for len(dst) > 0 {
+		blk := off / RowBytes
+		in := int(off % RowBytes)
+		n := min(len(dst), RowBytes-in)
+		row := uint32(blk / int64(l.N))
+		if row >= loc.Rows {
+			clear(dst[:n])
+		} else {
+			c := loc.Chunks[blk%int64(l.N)]
+			d := devs(c.Drive)
+			if d == nil || d.ReadBlocks(c.Block+uint64(row), bounce[:RowBytes]) != nil {
+				return false
+			}
+			copy(dst[:n], bounce[in:])
+		}
+		dst = dst[n:]
+		off += int64(n)
+	}
+	return true
+}
