@@ -27,8 +27,12 @@ const (
 	fragsMax = 4
 	// autoRingEntries and autoFrames size AutoConfig's rings and UMEM
 	// (64 MiB: half for receive, half for transmit).
-	autoRingEntries = 4096
+	autoRingEntries = 8192
 	autoFrames      = 16384
+	// ringEntriesDefault and framesDefault apply when Config leaves
+	// RingEntries and Frames 0 (32 MiB UMEM).
+	ringEntriesDefault = 2048
+	framesDefault      = 8192
 	// jumboMTUMax is the largest MTU the transport accepts.
 	jumboMTUMax = 9000
 )
@@ -65,7 +69,8 @@ type Config struct {
 	Mode xdpprog.Mode
 	// Frames is the UMEM size in 4 KiB chunks (default 8192, 32 MiB).
 	Frames int
-	// RingEntries sizes all four rings (power of two, default 2048).
+	// RingEntries sizes all four rings (power of two, default 2048);
+	// receive gets RingEntries chunks (at most half), transmit the rest.
 	RingEntries int
 	// Log receives attach and fallback decisions; nil discards them.
 	Log *slog.Logger
@@ -255,9 +260,19 @@ func (t *Transport) open(cfg Config) error {
 		return fmt.Errorf("xdp: raw socket for peers on this host: %w", err)
 	}
 	t.localBuf = make([]byte, ipv4HeaderMin+udpHeaderLen+t.payloadMax)
-	ring := cfg.RingEntries
+	ring, frames := cfg.RingEntries, cfg.Frames
+	if ring == 0 {
+		ring = ringEntriesDefault
+	}
+	if frames == 0 {
+		frames = framesDefault
+	}
+	// Receive gets as many chunks as the fill ring holds, so none idles
+	// outside the kernel's reach; the rest serve transmit.
+	rxFrames := min(ring, frames/2)
 	t.sock, err = xsk.New(t.ifindex, t.queueID, xsk.Options{
-		Frames:                cfg.Frames,
+		Frames:                frames,
+		RxFrames:              rxFrames,
 		FillRingEntries:       ring,
 		CompletionRingEntries: ring,
 		RxRingEntries:         ring,
