@@ -45,7 +45,9 @@ type transportCounters struct {
 // every peer session, and runs on one poller goroutine.
 type netLoop struct {
 	m          *Messenger
-	idx        int // poller index
+	inlineReq  Request     // reused by serveInline
+	inlineW    ReplyWriter // reused by serveInline
+	idx        int         // poller index
 	transports []netstack.Transport
 	broken     []bool
 	fallback   int // index of the kernel UDP transport
@@ -357,7 +359,43 @@ func (l *netLoop) deliver(p *peer, h *proto.Header, msg []byte) bool {
 		}
 		return true
 	}
+	if ih := l.m.inlineHandler(h.Opcode); ih != nil {
+		l.serveInline(p, h, msg, ih)
+		return true
+	}
 	return l.m.dispatch(p.addr, h, msg)
+}
+
+// serveInline runs an inline handler on the poller and puts the reply
+// straight into the session.
+func (l *netLoop) serveInline(p *peer, h *proto.Header, msg []byte, ih Handler) {
+	req, w := &l.inlineReq, &l.inlineW
+	*req = Request{Op: h.Opcode, From: p.addr, RequestID: h.RequestID, Flags: h.Flags, Payload: msg}
+	w.Reset()
+	ih(l.m.workCtx, req, w)
+	*req = Request{}
+	l.m.c.requestsHandled.Add(1)
+	if h.Flags&proto.FlagOneWay != 0 {
+		return
+	}
+	resp := proto.Header{Opcode: h.Opcode, RequestID: h.RequestID, Flags: proto.FlagResponse | h.Flags&proto.FlagRDMA}
+	body := w.buf
+	if w.errno != 0 {
+		resp.Flags |= proto.FlagError
+		resp.Status = uint16(w.errno)
+		body = nil
+	}
+	if len(p.backlog) == 0 && p.sess.Send(l.nowNs, &resp, body) == nil {
+		return
+	}
+	// Session full (or dead): queue the reply behind the backlog like a
+	// worker's, with its own copy.
+	wi := l.m.workPool.Get().(*workItem)
+	wi.req = Request{Op: h.Opcode, From: p.addr, RequestID: h.RequestID, Flags: h.Flags}
+	wi.w.Reset()
+	wi.w.buf = append(wi.w.buf, w.buf...)
+	wi.w.errno = w.errno
+	p.backlog = append(p.backlog, outItem{peer: p.addr, reply: wi})
 }
 
 func (l *netLoop) event(p *peer, e reliable.Event) {

@@ -31,6 +31,7 @@ type Messenger struct {
 
 	handlersMu sync.RWMutex
 	handlers   map[proto.Opcode]Handler
+	inline     atomic.Pointer[map[proto.Opcode]Handler] // run on the poller
 
 	pendingMu sync.Mutex
 	pending   map[uint64]*call
@@ -159,9 +160,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Messenger, error) 
 		ts = append(ts, ui)
 		m.loops = append(m.loops, newNetLoop(m, i, ts))
 	}
-	m.Handle(proto.OpPing, func(ctx context.Context, req *Request, w *ReplyWriter) {})
-	m.Handle(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write(req.Payload) })
-	m.Handle(proto.OpSink, func(ctx context.Context, req *Request, w *ReplyWriter) {})
+	m.HandleInline(proto.OpPing, func(ctx context.Context, req *Request, w *ReplyWriter) {})
+	m.HandleInline(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write(req.Payload) })
+	m.HandleInline(proto.OpSink, func(ctx context.Context, req *Request, w *ReplyWriter) {})
 
 	if cfg.WorkQueue <= 0 {
 		cfg.WorkQueue = workQueueDefault
@@ -244,11 +245,51 @@ func (m *Messenger) LocalAddr() netip.AddrPort { return m.local }
 // Endpoint is this messenger's endpoint id.
 func (m *Messenger) Endpoint() uint32 { return m.endpoint }
 
-// Handle registers h for op (replacing any earlier one).
+// Handle registers h for op (replacing any earlier one, inline or not).
 func (m *Messenger) Handle(op proto.Opcode, h Handler) {
 	m.handlersMu.Lock()
 	m.handlers[op] = h
+	m.setInline(op, nil)
 	m.handlersMu.Unlock()
+}
+
+// HandleInline registers h for op to run on the poller goroutine itself,
+// saving the two hand-offs to and from a worker. h must not block or do
+// much work (it stalls every peer of that poller); req.Payload is valid
+// only during the call. The built-in OpPing, OpEcho and OpSink are inline.
+func (m *Messenger) HandleInline(op proto.Opcode, h Handler) {
+	m.handlersMu.Lock()
+	delete(m.handlers, op)
+	m.setInline(op, h)
+	m.handlersMu.Unlock()
+}
+
+// setInline updates the copy-on-write inline table (handlersMu held).
+func (m *Messenger) setInline(op proto.Opcode, h Handler) {
+	old := m.inline.Load()
+	if h == nil && (old == nil || (*old)[op] == nil) {
+		return
+	}
+	next := make(map[proto.Opcode]Handler, 4)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	if h == nil {
+		delete(next, op)
+	} else {
+		next[op] = h
+	}
+	m.inline.Store(&next)
+}
+
+// inlineHandler returns op's inline handler, or nil.
+func (m *Messenger) inlineHandler(op proto.Opcode) Handler {
+	if t := m.inline.Load(); t != nil {
+		return (*t)[op]
+	}
+	return nil
 }
 
 func (m *Messenger) rdmaFlag(io IOHint) proto.Flags {

@@ -284,6 +284,9 @@ func (p *poller) run(ctx context.Context) {
 		}
 	}
 	var fds [pollFdsMax + 1]unix.PollFd
+	// more escapes (it goes through an interface): allocate it once here,
+	// not once per sleep.
+	more := make([]int, pollFdsPerPollableMax)
 	idleSinceNs := int64(-1)
 	for ctx.Err() == nil {
 		now := g.NowNs()
@@ -323,7 +326,6 @@ func (p *poller) run(ctx context.Context) {
 		if sl != nil {
 			for _, q := range list {
 				if mq, ok := q.(MultiPollable); ok {
-					var more [pollFdsPerPollableMax]int
 					for _, fd := range mq.PollFds(more[:0]) {
 						if fd >= 0 {
 							sl.watch(fd)

@@ -21,6 +21,9 @@ type sleeper struct {
 	rc   syscall.RawConn
 	regs map[int]bool
 	evs  [16]unix.EpollEvent
+	// checkFn is s.check bound once, so sleeping allocates nothing.
+	checkFn func(uintptr) bool
+	ready   bool
 }
 
 func newSleeper(eventfd int) (*sleeper, error) {
@@ -33,6 +36,7 @@ func newSleeper(eventfd int) (*sleeper, error) {
 		return nil, fmt.Errorf("epoll nonblock: %w", err)
 	}
 	s := &sleeper{epfd: epfd, f: os.NewFile(uintptr(epfd), "poller-epoll"), regs: map[int]bool{}}
+	s.checkFn = s.check
 	if s.rc, err = s.f.SyscallConn(); err != nil {
 		s.close()
 		return nil, err
@@ -70,13 +74,16 @@ func (s *sleeper) watch(fd int) {
 // whether one was readable.
 func (s *sleeper) sleep(d time.Duration) bool {
 	s.f.SetReadDeadline(time.Now().Add(d))
-	ready := false
-	s.rc.Read(func(uintptr) bool {
-		n, _ := unix.EpollWait(s.epfd, s.evs[:], 0)
-		ready = n > 0
-		return ready
-	})
-	return ready
+	s.ready = false
+	s.rc.Read(s.checkFn)
+	return s.ready
+}
+
+// check is the RawConn callback: ready when any watched descriptor is.
+func (s *sleeper) check(uintptr) bool {
+	n, _ := unix.EpollWait(s.epfd, s.evs[:], 0)
+	s.ready = n > 0
+	return s.ready
 }
 
 func (s *sleeper) close() {
