@@ -1,11 +1,14 @@
 package messenger
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,5 +221,32 @@ func TestContextEndsMessenger(t *testing.T) {
 	waitStat(t, "close on ctx end", func() bool { return m.closed.Load() })
 	if _, err := m.Call(context.Background(), m.LocalAddr(), proto.OpPing, nil, nil, IOHint{}); !errorsIs(err, ErrClosed) {
 		t.Fatalf("call after ctx ended: %v", err)
+	}
+}
+
+func TestInlineHandlers(t *testing.T) {
+	a := newLoopback(t, Config{})
+	b := newLoopback(t, Config{})
+	ctx := context.Background()
+	const opInl = proto.Opcode(0x0203)
+	b.HandleInline(opInl, func(ctx context.Context, req *Request, w *ReplyWriter) {
+		if len(req.Payload) == 0 {
+			w.Error(syscall.EINVAL)
+			return
+		}
+		copy(w.Grow(len(req.Payload)), req.Payload)
+	})
+	resp := make([]byte, 200000)
+	req := pattern(150000, 3)
+	if n, err := a.Call(ctx, b.LocalAddr(), opInl, req, resp, IOHint{}); err != nil || !bytes.Equal(resp[:n], req) {
+		t.Fatalf("inline echo: %v", err)
+	}
+	if _, err := a.Call(ctx, b.LocalAddr(), opInl, nil, resp, IOHint{}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("inline errno: %v", err)
+	}
+	// Handle replaces the built-in inline echo with a worker handler.
+	b.Handle(proto.OpEcho, func(ctx context.Context, req *Request, w *ReplyWriter) { w.Write([]byte("worker")) })
+	if n, err := a.Call(ctx, b.LocalAddr(), proto.OpEcho, []byte("x"), resp, IOHint{}); err != nil || string(resp[:n]) != "worker" {
+		t.Fatalf("override: %q %v", resp[:n], err)
 	}
 }
