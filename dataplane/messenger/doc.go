@@ -22,7 +22,10 @@
 // peer's datagrams to the socket of the loop that owns the peer
 // (udp.SteerIndex of its address); a datagram that still lands elsewhere
 // is handed over (Stats.Handoffs). With AF_XDP one loop owns all peers.
-// Handlers run on Config.Workers goroutines and may block.
+// Handlers run on Config.Workers goroutines and may block; HandleInline
+// handlers (the built-in OpPing, OpEcho, OpSink) run on the poller itself
+// and reply straight into the session, saving two hand-offs, so they must
+// not block.
 //
 // Backpressure: Send copies the payload into a pooled buffer and returns
 // (at most sendBudgetBytes wait to enter sessions). When every worker is
