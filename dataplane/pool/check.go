@@ -184,6 +184,9 @@ func (f *FS) checkStripe(r *Report, in *bucket.Inode, idx uint64, loc *stripe.Lo
 	}
 	var seen [journal.DrivesMax]bool
 	for _, c := range loc.Chunks {
+		if c.Blocks == 0 {
+			continue // absent: written while its drive was missing
+		}
 		if int(c.Drive) >= len(seen) || seen[c.Drive] || c.Blocks != loc.Rows {
 			r.problem("fs %s: inode %#x stripe %d: chunk on drive %d repeats a drive or has %d blocks for %d rows",
 				f.def.Name, in.Ino, idx, c.Drive, c.Blocks, loc.Rows)

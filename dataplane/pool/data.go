@@ -365,7 +365,7 @@ func (f *FS) flushStripe(in *bucket.Inode, idx uint64, c *bucket.Cached) error {
 	var err error
 	for attempt := 0; attempt < flushAttempts && loc == nil; attempt++ {
 		var chunks []journal.Chunk
-		chunks, err = f.p.allocChunks(f.lay.N+f.lay.P, c.Rows, int(idx), make([]journal.Chunk, 0, f.lay.N+f.lay.P))
+		chunks, err = f.p.allocStripe(f.lay.N+f.lay.P, f.lay.N, c.Rows, int(idx), make([]journal.Chunk, 0, f.lay.N+f.lay.P))
 		if err != nil {
 			break
 		}

@@ -454,11 +454,31 @@ func TestTwoDrivesLost(t *testing.T) {
 	os.Remove(paths[1])
 	os.Remove(paths[2])
 	p3 := must(pool.Open(paths, pool.Options{}))
-	defer p3.Close()
-	verify(must(p3.FS("fs")))
+	f3 := must(p3.FS("fs"))
+	verify(f3)
 	h = p3.Health()
 	if !h.Degraded || h.Drives[1].Present && h.Drives[2].Present {
 		t.Fatalf("health after delete: %+v", h)
+	}
+	// Writes go on with two drives missing (degraded stripes), survive a
+	// reopen and pass Check.
+	a := must(f3.Mknod(ctx, root, fs.RootIno, "degraded", syscall.S_IFREG|0o644, 0))
+	dd := content(4242)
+	must3(f3.Write(ctx, 0, a.Ino, 0, dd, false))
+	wantErr(t, "fsync degraded", f3.Fsync(ctx, 0, a.Ino, false), 0)
+	if err := p3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := must(pool.Check(paths))
+	if !rep.Clean() || rep.DegradedChunks == 0 {
+		t.Fatalf("check with two drives gone: clean %v degraded chunks %d: %v", rep.Clean(), rep.DegradedChunks, rep.Problems)
+	}
+	p4 := must(pool.Open(paths, pool.Options{}))
+	defer p4.Close()
+	f4 := must(p4.FS("fs"))
+	verify(f4)
+	if !bytes.Equal(readAll(t, f4, must(f4.Lookup(ctx, root, fs.RootIno, "degraded")).Ino), dd) {
+		t.Fatal("degraded write differs")
 	}
 }
 

@@ -244,6 +244,14 @@ func (p *Pool) closeDrives() {
 // preferring the emptiest, starting the rotation at rot. On failure
 // nothing stays allocated.
 func (p *Pool) allocChunks(n int, blocks uint32, rot int, dst []journal.Chunk) ([]journal.Chunk, error) {
+	return p.allocStripe(n, n, blocks, rot, dst)
+}
+
+// allocStripe is allocChunks that accepts as few as least healthy drives:
+// the missing tail positions (parity first) are left absent (Blocks 0), a
+// degraded stripe that reads like one with failed chunks. Writes go on
+// with up to P drives missing instead of failing.
+func (p *Pool) allocStripe(n, least int, blocks uint32, rot int, dst []journal.Chunk) ([]journal.Chunk, error) {
 	var cand [journal.DrivesMax]*slot
 	k := 0
 	for _, s := range p.slots {
@@ -252,17 +260,22 @@ func (p *Pool) allocChunks(n int, blocks uint32, rot int, dst []journal.Chunk) (
 			k++
 		}
 	}
-	if k < n {
-		return dst, fmt.Errorf("%w: %d healthy drives, %d needed", ErrNoSpace, k, n)
+	if k < least {
+		return dst, fmt.Errorf("%w: %d healthy drives, %d needed", ErrNoSpace, k, least)
 	}
 	cs := cand[:k]
 	if k > n {
 		sort.Slice(cs, func(i, j int) bool { return cs[i].alloc.FreeBlocks() > cs[j].alloc.FreeBlocks() })
 		cs = cs[:n]
 	}
+	present := len(cs)
 	start := len(dst)
 	for i := 0; i < n; i++ {
-		s := cs[(i+rot)%n]
+		if i >= present {
+			dst = append(dst, journal.Chunk{}) // absent
+			continue
+		}
+		s := cs[(i+rot)%present]
 		e, err := s.alloc.Alloc(uint64(blocks))
 		if err != nil {
 			p.freeChunks(dst[start:])

@@ -266,8 +266,8 @@ func (p *Pool) markUsed(l *loaded) []string {
 			problems = append(problems, fmt.Sprintf("%s: drive %d is not in the pool", what, c.Drive))
 			return
 		}
-		if p.slots[c.Drive].alloc == nil {
-			return // missing drive
+		if c.Blocks == 0 || p.slots[c.Drive].alloc == nil {
+			return // absent chunk of a degraded stripe, or a missing drive
 		}
 		if err := p.slots[c.Drive].alloc.MarkUsed(nvme.Extent{Start: c.Block, Len: uint64(c.Blocks)}); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", what, err))

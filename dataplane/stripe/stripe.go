@@ -46,7 +46,9 @@ func CheckProtection(n, p int) error {
 }
 
 // Loc is where a stripe lives: chunk i (data for i < N, parity after)
-// holds Rows rows on one drive; all chunks are on distinct drives.
+// holds Rows rows on one drive; all chunks are on distinct drives. A
+// chunk with Blocks 0 is absent: the stripe was written while drives were
+// missing and reads as if that chunk had failed.
 type Loc struct {
 	Rows   uint32
 	Chunks []journal.Chunk
@@ -152,6 +154,9 @@ const parallelRowsMin = 4
 func (l *Layout) Write(devs Devices, loc *Loc, buf []byte) error {
 	write := func(i int) error {
 		c := loc.Chunks[i]
+		if c.Blocks == 0 {
+			return nil // absent chunk of a degraded stripe
+		}
 		d := devs(c.Drive)
 		if d == nil {
 			return fmt.Errorf("write stripe chunk %d: drive %d missing", i, c.Drive)
@@ -241,6 +246,9 @@ func (l *Layout) Read(devs Devices, loc *Loc, buf []byte, shards [][]byte) (reco
 }
 
 func readChunk(devs Devices, c journal.Chunk, dst []byte) bool {
+	if c.Blocks == 0 {
+		return false // absent
+	}
 	d := devs(c.Drive)
 	return d != nil && d.ReadBlocks(c.Block, dst) == nil
 }
@@ -286,7 +294,7 @@ func (l *Layout) ReadDirect(devs Devices, loc *Loc, off int64, dst []byte, bounc
 		} else {
 			c := loc.Chunks[blk%int64(l.N)]
 			d := devs(c.Drive)
-			if d == nil || d.ReadBlocks(c.Block+uint64(row), bounce[:RowBytes]) != nil {
+			if d == nil || c.Blocks == 0 || d.ReadBlocks(c.Block+uint64(row), bounce[:RowBytes]) != nil {
 				return false
 			}
 			copy(dst[:n], bounce[in:])
