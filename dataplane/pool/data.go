@@ -313,19 +313,18 @@ func (f *FS) trim(in *bucket.Inode) error {
 		all = append(all, ent{idx, c.Used})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].used < all[j].used })
-	flushed := false
-	for _, e := range all[:len(all)-stripesPerInodeMax/2] {
-		c := in.Cache[e.idx]
-		if c.Dirty {
-			if err := f.flushStripe(in, e.idx, c); err != nil {
-				return err
-			}
-			flushed = true
+	old := all[:len(all)-stripesPerInodeMax/2]
+	var dirty []uint64
+	for _, e := range old {
+		if in.Cache[e.idx].Dirty {
+			dirty = append(dirty, e.idx)
 		}
-		f.evict(in, e.idx, c)
 	}
-	if flushed {
-		f.logInode(in)
+	if err := f.flushStripes(in, dirty); err != nil {
+		return err
+	}
+	for _, e := range old {
+		f.evict(in, e.idx, in.Cache[e.idx])
 	}
 	return nil
 }
@@ -352,18 +351,17 @@ func (f *FS) dropCache(in *bucket.Inode) {
 	f.cmu.Unlock()
 }
 
-// flushStripe writes a dirty stripe to newly allocated chunks and logs
-// the new mapping; the old chunks are freed once that record is durable.
-// Callers hold in.Data.
-func (f *FS) flushStripe(in *bucket.Inode, idx uint64, c *bucket.Cached) error {
+// writeStripe encodes a dirty stripe and writes it to newly allocated
+// chunks, trying other drives if a write fails. Nothing references the
+// new chunks until the caller logs them. Callers hold in.Data.
+func (f *FS) writeStripe(in *bucket.Inode, idx uint64, c *bucket.Cached) (*stripe.Loc, error) {
 	shards := f.getShards()
 	defer f.putShards(shards)
 	if err := f.lay.Encode(c.Buf, c.Rows, shards); err != nil {
-		return fmt.Errorf("encode stripe: %w", err)
+		return nil, fmt.Errorf("encode stripe: %w", err)
 	}
-	var loc *stripe.Loc
 	var err error
-	for attempt := 0; attempt < flushAttempts && loc == nil; attempt++ {
+	for attempt := 0; attempt < flushAttempts; attempt++ {
 		var chunks []journal.Chunk
 		chunks, err = f.p.allocStripe(f.lay.N+f.lay.P, f.lay.N, c.Rows, int(idx), make([]journal.Chunk, 0, f.lay.N+f.lay.P))
 		if err != nil {
@@ -374,62 +372,76 @@ func (f *FS) flushStripe(in *bucket.Inode, idx uint64, c *bucket.Cached) error {
 			f.p.freeChunks(chunks) // never referenced
 			continue
 		}
-		loc = l
+		return l, nil
 	}
-	if loc == nil {
-		f.p.log.Error("stripe write failed", "fs", f.def.Name, "ino", in.Ino, "stripe", idx, "err", err)
-		if errors.Is(err, ErrNoSpace) {
-			return syscall.ENOSPC
+	f.p.log.Error("stripe write failed", "fs", f.def.Name, "ino", in.Ino, "stripe", idx, "err", err)
+	if errors.Is(err, ErrNoSpace) {
+		return nil, syscall.ENOSPC
+	}
+	return nil, fmt.Errorf("write stripe %d of inode %#x: %v: %w", idx, in.Ino, err, syscall.EIO)
+}
+
+// flushStripes writes the given dirty stripes of in and logs all the new
+// mappings and the inode's attributes as one operation, so a commit never
+// carries half of a file's write-back; the old chunks are freed once that
+// is durable. Callers hold in.Data.
+func (f *FS) flushStripes(in *bucket.Inode, idxs []uint64) error {
+	if len(idxs) == 0 {
+		return nil
+	}
+	locs := make([]*stripe.Loc, 0, len(idxs))
+	for _, idx := range idxs {
+		loc, err := f.writeStripe(in, idx, in.Cache[idx])
+		if err != nil {
+			for _, l := range locs {
+				f.p.freeChunks(l.Chunks)
+			}
+			return err
 		}
-		return fmt.Errorf("write stripe %d of inode %#x: %v: %w", idx, in.Ino, err, syscall.EIO)
+		locs = append(locs, loc)
 	}
 	b := f.bkt(in.Ino)
 	b.Mu.Lock()
 	if b.Inodes[in.Ino] != in || f.deleted.Load() {
 		b.Mu.Unlock()
-		f.p.freeChunks(loc.Chunks)
+		for _, l := range locs {
+			f.p.freeChunks(l.Chunks)
+		}
 	} else {
 		if in.Stripes == nil {
 			in.Stripes = make(map[uint64]*stripe.Loc)
 		}
 		var frees []journal.Chunk
-		if old := in.Stripes[idx]; old != nil {
-			frees = old.Chunks
+		recs := make([]*journal.Record, 0, len(idxs)+1)
+		for i, idx := range idxs {
+			if old := in.Stripes[idx]; old != nil {
+				frees = append(frees, old.Chunks...)
+			}
+			loc := locs[i]
+			in.Stripes[idx] = loc
+			recs = append(recs, &journal.Record{Kind: journal.KindStripePut, FS: f.id, Ino: in.Ino, Idx: idx, Rows: loc.Rows, Chunks: loc.Chunks})
 		}
-		in.Stripes[idx] = loc
-		f.p.c.log(frees, &journal.Record{Kind: journal.KindStripePut, FS: f.id, Ino: in.Ino, Idx: idx, Rows: loc.Rows, Chunks: loc.Chunks})
+		recs = append(recs, f.inodeRec(in))
+		f.p.c.log(frees, recs...)
 		b.Mu.Unlock()
 	}
-	f.p.reserved.Add(-c.Reserved)
-	c.Reserved, c.Dirty = 0, false
+	for _, idx := range idxs {
+		c := in.Cache[idx]
+		f.p.reserved.Add(-c.Reserved)
+		c.Reserved, c.Dirty = 0, false
+	}
 	return nil
-}
-
-// logInode journals in's attributes (size and times after a write-back).
-func (f *FS) logInode(in *bucket.Inode) {
-	f.meta(in, func() {
-		if f.bkt(in.Ino).Inodes[in.Ino] == in {
-			f.p.c.log(nil, f.inodeRec(in))
-		}
-	})
 }
 
 // flushInode writes back every dirty stripe of in. Callers hold in.Data.
 func (f *FS) flushInode(in *bucket.Inode) error {
-	flushed := false
+	var idxs []uint64
 	for idx, c := range in.Cache {
-		if !c.Dirty {
-			continue
+		if c.Dirty {
+			idxs = append(idxs, idx)
 		}
-		if err := f.flushStripe(in, idx, c); err != nil {
-			return err
-		}
-		flushed = true
 	}
-	if flushed {
-		f.logInode(in)
-	}
-	return nil
+	return f.flushStripes(in, idxs)
 }
 
 // writeback writes back every dirty stripe of the file system and, when
