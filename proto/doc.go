@@ -50,7 +50,8 @@
 // message spans several packets), FlagLastFragment, FlagAck (Ack, SackBits
 // and Window are valid), FlagReliable (Seq is valid and must be acked),
 // FlagOneWay (no response expected), FlagKeepalive (a probe that asks for
-// an ack).
+// an ack), FlagDuplicate (the acker received a duplicate: the peer's
+// retransmission was spurious, D-SACK style).
 //
 // Decoding any byte string yields a Header or one of the typed errors
 // (ErrShort, ErrMagic, ErrVersion, ErrChecksum, ErrLength, ErrFragment);

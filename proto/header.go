@@ -47,10 +47,14 @@ const (
 	FlagOneWay
 	// FlagKeepalive: a liveness probe; the receiver answers with an ack.
 	FlagKeepalive
+	// FlagDuplicate: (with FlagAck) the sender of this ack received a
+	// packet it already had since its last ack — like TCP's D-SACK, it
+	// tells the peer a retransmission was spurious.
+	FlagDuplicate
 )
 
 // flagsKnown is every flag this version defines; others are rejected.
-const flagsKnown = FlagKeepalive<<1 - 1
+const flagsKnown = FlagDuplicate<<1 - 1
 
 // Header is a decoded packet header. The zero value is a valid
 // unsequenced, unfragmented packet header with no opcode.

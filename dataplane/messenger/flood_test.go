@@ -18,6 +18,9 @@ func BenchmarkFlood64(b *testing.B) { benchFlood(b, 64) }
 // BenchmarkFlood4K is the same with 4 KiB messages.
 func BenchmarkFlood4K(b *testing.B) { benchFlood(b, 4096) }
 
+// BenchmarkFlood64K is the same with 64 KiB messages (several packets).
+func BenchmarkFlood64K(b *testing.B) { benchFlood(b, 64<<10) }
+
 func benchFlood(b *testing.B, size int) {
 	x := newLoopback(b, Config{})
 	y := newLoopback(b, Config{})

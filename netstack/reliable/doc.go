@@ -32,7 +32,9 @@
 //   - Duplicate suppression: below the cumulative point or already in the
 //     reorder ring → counted and dropped.
 //   - Windows: an AIMD congestion window in packets (halved at most once
-//     per window of data, NewReno-style), capped by the peer's advertised
+//     per window of data, NewReno-style; the cut is undone and RTTVAR
+//     widened when the peer reports a duplicate, i.e. the retransmission
+//     was spurious — D-SACK style via proto.FlagDuplicate), capped by the peer's advertised
 //     receive window (zero while the owner refuses deliveries). The window
 //     may grow to Config.BulkWindowPackets, but only RDMA-eligible (bulk)
 //     packets use more than congestionWindowMax of it.

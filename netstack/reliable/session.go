@@ -119,7 +119,10 @@ type Counters struct {
 	AcksSent, KeepalivesSent        uint64
 	MessagesSent, MessagesDelivered uint64
 	// Refusals counts Deliver calls that returned false.
-	Refusals         uint64
+	Refusals uint64
+	// Undos counts window cuts undone because the peer reported the
+	// retransmission spurious (FlagDuplicate).
+	Undos            uint64
 	RTTSmoothed      time.Duration
 	CongestionWindow int
 }
@@ -158,16 +161,19 @@ type Session struct {
 	lastCutNs  int64
 	recoverSeq uint32 // sndSent at the last cut
 	cutDone    bool
-	srttNs     int64
-	rttvarNs   int64
-	rtoNs      int64
-	nextDueNs  int64
+	// window before the last cut, restored if it proves spurious
+	priorCwnd, priorSsthresh int
+	srttNs                   int64
+	rttvarNs                 int64
+	rtoNs                    int64
+	nextDueNs                int64
 
 	// receive side
 	recv        [receiveWindowPackets]recvSlot
 	rcvNext     uint32
 	peerEpoch   uint32
 	ackOwed     bool
+	dupSeen     bool // a duplicate arrived since our last ack
 	ackBuf      [proto.HeaderBytes]byte
 	lastHeardNs int64
 	lastProbeNs int64
@@ -232,6 +238,7 @@ func (s *Session) reset(nowNs int64) {
 	s.peerWindow = receiveWindowPackets
 	s.cwnd, s.cwndAcked, s.ssthresh = congestionWindowInitial, 0, congestionWindowMax
 	s.cutDone, s.recoverSeq = false, 0
+	s.priorCwnd, s.priorSsthresh, s.dupSeen = 0, 0, false
 	s.srttNs, s.rttvarNs, s.rtoNs = 0, 0, int64(retransmitTimeoutInitial)
 	s.nextDueNs = 0
 	s.ackOwed = false
@@ -312,6 +319,9 @@ func (s *Session) Receive(nowNs int64, h *proto.Header, payload []byte) {
 	s.lastHeardNs = nowNs
 	if h.Flags&proto.FlagAck != 0 {
 		s.onAck(nowNs, h.Ack, h.SackBits, int(h.Window))
+		if h.Flags&proto.FlagDuplicate != 0 {
+			s.undoCut()
+		}
 	}
 	if h.Flags&proto.FlagKeepalive != 0 {
 		s.ackOwed = true
@@ -325,6 +335,7 @@ func (s *Session) Receive(nowNs int64, h *proto.Header, payload []byte) {
 	switch {
 	case seqLess(seq, s.rcvNext):
 		s.counters.Duplicates++
+		s.dupSeen = true
 	case !seqLess(seq, s.rcvNext+receiveWindowPackets):
 		s.counters.OutOfWindow++
 	case seq == s.rcvNext:
@@ -337,6 +348,7 @@ func (s *Session) Receive(nowNs int64, h *proto.Header, payload []byte) {
 		sl := &s.recv[seq%receiveWindowPackets]
 		if sl.present {
 			s.counters.Duplicates++
+			s.dupSeen = true
 			return
 		}
 		buf := s.cfg.Pool.Get()
@@ -556,10 +568,29 @@ func (s *Session) cut(nowNs int64, seq uint32) {
 		return
 	}
 	s.cutDone, s.recoverSeq = true, s.sndSent
+	s.priorCwnd, s.priorSsthresh = s.cwnd, s.ssthresh
 	s.lastCutNs = nowNs
 	s.ssthresh = max(s.cwnd/2, congestionWindowMin)
 	s.cwnd = s.ssthresh
 	s.cwndAcked = 0
+}
+
+// undoCut restores the window from before the last cut when the peer
+// reports it received a duplicate: the retransmission that caused the
+// cut was spurious (a late ack, not a loss). Network duplication can
+// trigger it too; that only makes the window less conservative once.
+func (s *Session) undoCut() {
+	// Karn's rule keeps retransmitted packets out of the RTT estimate, so
+	// the late acks that made them look lost never widen RTTVAR: widen it
+	// here, or the same jitter fires the timer again.
+	s.rttvarNs = max(2*s.rttvarNs, s.srttNs)
+	s.rtoNs = min(max(s.srttNs+4*s.rttvarNs, int64(retransmitTimeoutMin)), int64(retransmitTimeoutMax))
+	if s.priorCwnd == 0 || s.priorCwnd <= s.cwnd {
+		return
+	}
+	s.cwnd, s.ssthresh = s.priorCwnd, s.priorSsthresh
+	s.priorCwnd = 0
+	s.counters.Undos++
 }
 
 func (s *Session) emit(e Event) {
@@ -653,6 +684,11 @@ func (s *Session) retransmitDue(nowNs int64) {
 
 func (s *Session) fillAck(h *proto.Header) {
 	h.Flags |= proto.FlagAck
+	h.Flags &^= proto.FlagDuplicate
+	if s.dupSeen {
+		h.Flags |= proto.FlagDuplicate
+		s.dupSeen = false
+	}
 	h.Ack = s.rcvNext
 	h.SackBits = 0
 	for i := 0; i < sackBits; i++ {
