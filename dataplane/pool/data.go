@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/weft-fs/weft/dataplane/bucket"
@@ -19,6 +20,10 @@ const fileBytesMax = 1 << 50
 
 // flushAttempts bounds the reallocations of a stripe whose write failed.
 const flushAttempts = 3
+
+// stripesInFlightMax bounds the stripes one write-back sends to the
+// drives at once.
+const stripesInFlightMax = 8
 
 // fileFor resolves the inode an IO request is about: through its handle
 // when there is one (so an unlinked open file still works), otherwise by
@@ -389,16 +394,38 @@ func (f *FS) flushStripes(in *bucket.Inode, idxs []uint64) error {
 	if len(idxs) == 0 {
 		return nil
 	}
-	locs := make([]*stripe.Loc, 0, len(idxs))
-	for _, idx := range idxs {
-		loc, err := f.writeStripe(in, idx, in.Cache[idx])
-		if err != nil {
-			for _, l := range locs {
+	locs := make([]*stripe.Loc, len(idxs))
+	errs := make([]error, len(idxs))
+	if len(idxs) == 1 {
+		locs[0], errs[0] = f.writeStripe(in, idxs[0], in.Cache[idxs[0]])
+	} else {
+		// Stripes go to the drives concurrently (each stripe's chunks
+		// are concurrent already): a 1 MiB write-back is one round trip.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, stripesInFlightMax)
+		for i, idx := range idxs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				locs[i], errs[i] = f.writeStripe(in, idx, in.Cache[idx])
+				<-sem
+			}()
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, l := range locs {
+			if l != nil {
 				f.p.freeChunks(l.Chunks)
 			}
-			return err
 		}
-		locs = append(locs, loc)
+		for _, e := range errs {
+			if errors.Is(e, syscall.ENOSPC) {
+				return syscall.ENOSPC
+			}
+		}
+		return fmt.Errorf("%w: %v", syscall.EIO, err)
 	}
 	b := f.bkt(in.Ino)
 	b.Mu.Lock()
