@@ -66,7 +66,7 @@ func main() {
 	force := flag.Bool("force", false, "format the target even if it holds data")
 	runtime := flag.Duration("runtime", 4*time.Second, "measured time per engine per job")
 	only := flag.String("jobs", "", "comma-separated job names to run (default all)")
-	mode := flag.String("mode", "adaptive", "weft completion mode: wait, spin or adaptive (pollers spin briefly before sleeping)")
+	mode := flag.String("mode", "wait", "weft completion mode: wait, spin or adaptive (spin 50µs, then wait)")
 	blocking := flag.Bool("blocking", false, "also run weft's blocking API (ReadBlocks/WriteBlocks from QD goroutines)")
 	rounds := flag.Int("rounds", 3, "alternating weft/fio rounds per job; the median is printed")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
