@@ -522,3 +522,50 @@ func TestBadHandles(t *testing.T) {
 	_, err = f.SetAttr(ctx, root, d.Ino, fs.SetAttrIn{Valid: fs.SetSize})
 	wantErr(t, "truncate dir", err, syscall.EISDIR)
 }
+
+// TestRebuild: on seven drives, two are lost; Rebuild moves every stripe
+// with a chunk on them to the five others, after which two more can be
+// lost without losing data.
+func TestRebuild(t *testing.T) {
+	ctx := context.Background()
+	paths := testkit.PoolDrives(t, 7, 128<<20)
+	p := must(pool.Create(paths, pool.Options{}))
+	if err := p.CreateFS("fs", 64<<20, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	f := must(p.FS("fs"))
+	const files = 20
+	for i := 0; i < files; i++ {
+		a := must(f.Mknod(ctx, root, fs.RootIno, fmt.Sprintf("f%d", i), syscall.S_IFREG|0o644, 0))
+		must3(f.Write(ctx, 0, a.Ino, 0, content(i*31+5), false))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(paths[0])
+	os.Remove(paths[4])
+	p = must(pool.Open(paths, pool.Options{}))
+	n := must(p.Rebuild(ctx))
+	if n == 0 {
+		t.Fatal("nothing rebuilt")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := must(pool.Check(paths))
+	if !rep.Clean() || rep.DegradedChunks != 0 {
+		t.Fatalf("after rebuild: clean %v degraded %d: %v", rep.Clean(), rep.DegradedChunks, rep.Problems)
+	}
+	os.Remove(paths[1])
+	os.Remove(paths[2])
+	p = must(pool.Open(paths, pool.Options{}))
+	defer p.Close()
+	f = must(p.FS("fs"))
+	for i := 0; i < files; i++ {
+		a := must(f.Lookup(ctx, root, fs.RootIno, fmt.Sprintf("f%d", i)))
+		if !bytes.Equal(readAll(t, f, a.Ino), content(i*31+5)) {
+			t.Fatalf("f%d differs after losing four drives over time", i)
+		}
+	}
+	t.Logf("rebuilt %d stripes", n)
+}
