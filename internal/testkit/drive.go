@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -114,14 +115,26 @@ func AttachLoop(backing string, o LoopOptions) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// DetachLoop detaches the loop device dev.
+// DetachLoop detaches the loop device dev. It retries for a while: a
+// closed io_uring ring drops its reference to the device from a kernel
+// worker, and a detach during that window fails as busy.
 func DetachLoop(dev string) error {
-	out, err := exec.Command("losetup", "-d", dev).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("losetup -d %s: %v: %s", dev, err, out)
+	var err error
+	var out []byte
+	for try := 0; try < loopDetachTries; try++ {
+		if out, err = exec.Command("losetup", "-d", dev).CombinedOutput(); err == nil {
+			return nil
+		}
+		time.Sleep(loopDetachRetryDelay)
 	}
-	return nil
+	return fmt.Errorf("losetup -d %s: %v: %s", dev, err, out)
 }
+
+// Detach retries: up to 2 s in all.
+const (
+	loopDetachTries      = 20
+	loopDetachRetryDelay = 100 * time.Millisecond
+)
 
 // ZramDrive adds a zram device of sizeBytes and returns its path
 // (/dev/zramN); cleanup resets and removes it. It skips the test when zram
