@@ -21,9 +21,10 @@ import (
 //     fills SQEs and enters once per burst, Poll reaps the CQ from user
 //     memory, so a burst costs one syscall and a poll none;
 //   - the blocking ring, shared by the goroutine-safe blocking API:
-//     callers fill SQEs under a mutex, one of them enters for everyone
-//     queued meanwhile (flat combining), and one of them at a time reaps
-//     for all (see blockRing). nvme starts no goroutine.
+//     callers fill SQEs under a mutex and one submitter thread, owned by
+//     the blocking API, enters for everyone queued meanwhile and hands
+//     each completion back (see blockRing). The poll-mode API starts no
+//     goroutine.
 //
 // Keeping the rings apart lets a poller and file-system goroutines use one
 // Drive at the same time without stealing each other's completions.
@@ -89,7 +90,11 @@ func newURingBackend(t *target, o Options, log *slog.Logger) (*uringBackend, err
 		b.pr.Close()
 		return nil, err
 	}
-	b.br = newBlockRing(br, b)
+	if b.br, err = newBlockRing(br, b); err != nil {
+		br.Close()
+		b.pr.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -341,166 +346,217 @@ func (b *uringBackend) close() error {
 	return err
 }
 
-// blockRing serves the blocking API with no goroutine of its own: the
-// callers themselves submit and reap (leader/followers).
+// blockRing serves the blocking API through one submitter: a goroutine
+// locked to its own OS thread that makes every io_uring_enter of this ring.
 //
-//   - Submission: a caller fills its SQE under mu; then whichever caller
-//     wins the submitting flag enters the kernel for every SQE published
-//     meanwhile (flat combining), so a crowd costs a few syscalls.
-//   - Completion: the caller that holds reapMu is the reaper: it reaps the
-//     CQ and hands each result to its caller's channel by user_data, and
-//     waits (in the Drive's CompletionMode) while its own IO is in flight.
-//     When its own IO is done it leaves and passes the role on through
-//     wake to a caller still waiting. The others sleep on their channel.
+// Why one thread: the kernel completes an asynchronous O_DIRECT request by
+// queueing task work on the thread that submitted it, and posts the CQE
+// only when that thread runs it. A thread that is blocked in an
+// uninterruptible wait never does; in a process that also serves a FUSE
+// mount, a goroutine submitting on a thread that later blocks in a FUSE
+// request of its own mount deadlocks the two (seen as a reaper asleep in
+// GETEVENTS forever). The submitter thread only ever sleeps inside
+// io_uring_enter, where it runs that task work itself.
 //
-// At queue depth 1 that is one io_uring_enter per IO (submit and wait in
-// the same call) and no goroutine handoff.
+//	callers ──publish SQE (mu)──► SQ ──enter──► kernel ──CQE──► submitter
+//	   ▲                                                         │
+//	   └────────────── done[slot] ◄──────────────────────────────┘
+//
+// Callers publish under mu and nudge the submitter: through a Go channel
+// when it is idle, through an eventfd whose read is always in flight on
+// the ring (the doorbell) when it sleeps in the kernel. Concurrent callers
+// are submitted together in one enter. The poll-mode ring is unaffected:
+// its single caller is a poller thread that never blocks elsewhere.
 type blockRing struct {
-	r          *uring.Ring
-	be         *uringBackend
-	mu         sync.Mutex // guards r.NextSQE and r.Publish
-	submitting atomic.Bool
-	reapMu     sync.Mutex    // held by the current reaper
-	wake       chan struct{} // passes the reaper role to a waiting caller
-	free       chan uint32   // free waiter slots; its capacity bounds in-flight requests
-	done       []chan int32  // per slot: the CQE result
-	cqes       []uring.CQE   // the reaper's scratch, guarded by reapMu
-	inflight   atomic.Int64
+	r    *uring.Ring
+	be   *uringBackend
+	mu   sync.Mutex    // guards r.NextSQE and r.Publish
+	free chan uint32   // free waiter slots; its capacity bounds in-flight requests
+	done []chan int32  // per slot: the CQE result
+	cqes []uring.CQE   // the submitter's scratch
+	idle chan struct{} // wakes a submitter asleep in Go
+	efd  int           // the doorbell eventfd
+	rung atomic.Bool   // the doorbell was written since the submitter last slept
+
+	state       atomic.Int32 // submitterRunning, submitterIdle or submitterInKernel
+	outstanding atomic.Int64 // published by callers, not yet dispatched
+	stop        atomic.Bool
+	exited      chan struct{}
+
+	armed  bool    // submitter only: the doorbell read is in flight
+	efdBuf [8]byte // the doorbell read's target
 }
 
-func newBlockRing(r *uring.Ring, be *uringBackend) *blockRing {
-	n := int(r.SQEntries())
-	br := &blockRing{r: r, be: be, wake: make(chan struct{}, 1), free: make(chan uint32, n),
-		done: make([]chan int32, n), cqes: make([]uring.CQE, r.CQEntries())}
+const (
+	submitterRunning int32 = iota
+	submitterIdle
+	submitterInKernel
+)
+
+// doorbellUserData marks the doorbell read's CQE; slots are small integers.
+const doorbellUserData = ^uint64(0)
+
+func newBlockRing(r *uring.Ring, be *uringBackend) (*blockRing, error) {
+	// One SQE (and CQE) stays reserved for the doorbell read.
+	n := int(r.SQEntries()) - 1
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd for the blocking ring: %w", err)
+	}
+	br := &blockRing{r: r, be: be, free: make(chan uint32, n), done: make([]chan int32, n),
+		cqes: make([]uring.CQE, r.CQEntries()), idle: make(chan struct{}, 1), efd: efd,
+		exited: make(chan struct{})}
 	for i := range n {
 		br.free <- uint32(i)
 		br.done[i] = make(chan int32, 1)
 	}
-	return br
+	go br.submitter()
+	return br, nil
 }
 
 func (b *uringBackend) begin(op ioOp, off int64, buf []byte) uint32 {
-	s := b.br.publish(op, off, buf)
-	b.br.kick()
-	return s
+	return b.br.publish(op, off, buf)
 }
 
 func (b *uringBackend) end(s uint32, op ioOp, buf []byte) error {
-	res := b.br.await(s, false)
+	res := <-b.br.done[s]
 	b.br.free <- s
 	runtime.KeepAlive(buf)
 	return resErr(res, len(buf), op)
 }
 
-// publish queues one operation and returns its slot.
+// publish queues one operation, wakes the submitter and returns its slot.
 func (br *blockRing) publish(op ioOp, off int64, buf []byte) uint32 {
 	s := <-br.free
+	// Counted before it is published, so the submitter can never see its
+	// completion before its count and take the ring for idle.
+	br.outstanding.Add(1)
 	br.mu.Lock()
-	sqe := br.r.NextSQE() // never nil: unconsumed SQEs <= in-flight <= entries
+	sqe := br.r.NextSQE() // never nil: published SQEs <= slots + doorbell <= entries
 	br.be.prep(sqe, op, off, buf, uint64(s))
 	br.r.Publish()
 	br.mu.Unlock()
-	br.inflight.Add(1)
+	br.nudge()
 	return s
+}
+
+// nudge makes sure the submitter sees what was just published. The
+// submitter announces its state before its last look at the queue, and
+// callers publish before reading the state, so one of the two always sees
+// the other.
+func (br *blockRing) nudge() {
+	switch br.state.Load() {
+	case submitterIdle:
+		select {
+		case br.idle <- struct{}{}:
+		default:
+		}
+	case submitterInKernel:
+		if br.rung.CompareAndSwap(false, true) {
+			one := [8]byte{1}
+			unix.Write(br.efd, one[:])
+		}
+	}
 }
 
 func (br *blockRing) do(op ioOp, off int64, buf []byte) error {
 	s := br.publish(op, off, buf)
-	res := br.await(s, true)
+	res := <-br.done[s]
 	br.free <- s
 	runtime.KeepAlive(buf)
 	return resErr(res, len(buf), op)
 }
 
-// await submits (if no one else is) and waits for slot s's result, taking
-// the reaper role whenever it is free. fresh says s may not be submitted
-// yet.
-func (br *blockRing) await(s uint32, fresh bool) int32 {
-	if br.reapMu.TryLock() {
-		return br.lead(s, fresh)
-	}
-	br.kick()
-	for {
-		select {
-		case res := <-br.done[s]:
-			return res
-		case <-br.wake:
-			if br.reapMu.TryLock() {
-				return br.lead(s, false)
-			}
-		}
-	}
-}
-
-// lead is the reaper's loop; it returns slot s's result with reapMu
-// released and the role passed on if IO is still in flight. fresh is set
-// when s's SQE may not be submitted yet: the first enter then submits and
-// waits in one syscall.
-func (br *blockRing) lead(s uint32, fresh bool) int32 {
-	var res int32
-	for got := false; !got; {
-		select {
-		case res = <-br.done[s]:
-			got = true
-			continue
-		default:
-		}
+// submitter is the ring's only caller of io_uring_enter (see blockRing).
+func (br *blockRing) submitter() {
+	runtime.LockOSThread() // never unlocked: the thread dies with the ring
+	defer close(br.exited)
+	for !br.stop.Load() {
 		if n := br.r.Reap(br.cqes); n > 0 {
 			br.dispatch(n)
 			continue
 		}
-		if fresh && br.be.mode == CompleteWait && br.inflight.Load() == 1 {
-			// Alone in flight (queue depth 1): submit and wait for the
-			// completion in one io_uring_enter. This bypasses the submitting
-			// flag: holding it while asleep in the kernel would hold back
-			// callers arriving meanwhile, and concurrent enters are safe (the
-			// kernel consumes each SQE once). With company, kick below keeps
-			// to one submitting thread: concurrent submitters of writes to
-			// one file contend on its inode lock and get punted to io-wq.
-			if _, err := br.r.SubmitAndWaitPublished(1); err != nil && !errors.Is(err, uring.ErrBusy) {
-				br.be.log.Error("nvme: submit and wait failed", "err", err)
+		if br.outstanding.Load() == 0 {
+			br.state.Store(submitterIdle)
+			if br.outstanding.Load() == 0 && !br.stop.Load() {
+				<-br.idle
 			}
-			fresh = false
+			br.state.Store(submitterRunning)
 			continue
 		}
-		br.kick()
-		fresh = false
-		if err := waitRing(br.r, br.be.mode, br.be.spin, func() bool { return br.inflight.Load() > 0 }); err != nil && !errors.Is(err, uring.ErrBusy) {
-			br.be.log.Error("nvme: waiting for completions failed", "err", err)
+		if br.be.mode != CompleteWait && br.spinFor(br.be.spin) {
+			continue
+		}
+		if !br.armed {
+			br.armDoorbell()
+		}
+		br.rung.Store(false)
+		br.state.Store(submitterInKernel)
+		_, err := br.r.SubmitAndWaitPublished(1)
+		br.state.Store(submitterRunning)
+		if err != nil && !errors.Is(err, uring.ErrBusy) {
+			br.be.log.Error("nvme: blocking ring enter failed", "err", err)
 			time.Sleep(time.Millisecond)
 		}
 	}
-	br.reapMu.Unlock()
-	if br.inflight.Load() > 0 {
-		select {
-		case br.wake <- struct{}{}:
-		default:
+}
+
+// spinFor submits what is queued and polls the CQ without sleeping, for at
+// most d (CompleteSpin: as long as IO is outstanding). It reports whether
+// a completion arrived.
+func (br *blockRing) spinFor(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for i := 0; ; i++ {
+		if br.r.Unsubmitted() > 0 {
+			br.r.SubmitPublished()
+		}
+		if br.r.Ready() > 0 {
+			return true
+		}
+		if br.stop.Load() || br.outstanding.Load() == 0 {
+			return false
+		}
+		if i&63 == 63 {
+			if br.be.mode != CompleteSpin && time.Now().After(deadline) {
+				return false
+			}
+			runtime.Gosched()
 		}
 	}
-	return res
+}
+
+// armDoorbell puts the eventfd read on the ring; it completes when a
+// caller rings while the submitter sleeps in the kernel.
+func (br *blockRing) armDoorbell() {
+	br.mu.Lock()
+	sqe := br.r.NextSQE()
+	sqe.PrepRW(uring.OpRead, int32(br.efd), br.efdBuf[:], 0, doorbellUserData)
+	br.r.Publish()
+	br.mu.Unlock()
+	br.armed = true
 }
 
 func (br *blockRing) dispatch(n int) {
 	for _, c := range br.cqes[:n] {
-		br.inflight.Add(-1)
+		if c.UserData == doorbellUserData {
+			br.armed = false
+			continue
+		}
+		br.outstanding.Add(-1)
 		br.done[c.UserData] <- c.Res
 	}
 }
 
-// kick submits every published SQE. Only one goroutine enters at a time;
-// the others return at once, their SQEs carried by the one in the kernel
-// (it loops until nothing is left), so a crowd of callers costs a few
-// syscalls, not one each.
-func (br *blockRing) kick() {
-	for br.r.Unsubmitted() > 0 && br.submitting.CompareAndSwap(false, true) {
-		for br.r.Unsubmitted() > 0 {
-			if _, err := br.r.SubmitPublished(); err != nil {
-				// ErrBusy: the CQ is full; the reaper drains it.
-				runtime.Gosched()
-			}
-		}
-		br.submitting.Store(false)
+func (br *blockRing) close() error {
+	br.stop.Store(true)
+	select {
+	case br.idle <- struct{}{}:
+	default:
 	}
+	one := [8]byte{1}
+	unix.Write(br.efd, one[:])
+	<-br.exited
+	err := br.r.Close()
+	unix.Close(br.efd)
+	return err
 }
-
-func (br *blockRing) close() error { return br.r.Close() }

@@ -65,22 +65,26 @@
 //
 //	poll ring (one poller goroutine)      blocking ring (many goroutines)
 //	  Submit: fill SQEs, 1 enter/burst       ReadBlocks/WriteBlocks/Flush:
-//	  Poll:   read CQ, no syscall            SQE under a mutex, 1 enter per
-//	  Wait:   per CompletionMode             crowd, one caller reaps for all
+//	  Poll:   read CQ, no syscall            SQE under a mutex; one submitter
+//	  Wait:   per CompletionMode             thread enters for the crowd
 //	             \                              /
 //	              +------ kernel, device ------+
 //
 // so a poller and the file system can share a Drive without stealing each
-// other's completions. nvme starts no goroutine: in the blocking API the
-// callers submit (flat combining: whoever finds the ring idle enters for
-// every SQE queued meanwhile) and one caller at a time reaps for all,
-// handing the role on when its own IO is done; at queue depth 1 that is a
-// single io_uring_enter (submit and wait) per IO.
+// other's completions. The poll-mode API starts no goroutine. The blocking
+// API has one submitter goroutine per Drive, locked to its own OS thread,
+// that makes every io_uring_enter of the blocking ring: the kernel posts an
+// O_DIRECT completion through task work on the submitting thread, so the
+// submitter must be a thread that never blocks anywhere but in
+// io_uring_enter — an arbitrary caller's thread may next block in a FUSE
+// request to its own process's mount and never post it. Callers publish
+// SQEs and wake the submitter (a channel when idle, an eventfd read kept
+// in flight on the ring when it sleeps in the kernel).
 //
 // # Completion modes
 //
-// Options.Mode says how a waiter (Wait, and the reaping caller of the
-// blocking API) learns of completions:
+// Options.Mode says how a waiter (Wait, and the blocking API's submitter)
+// learns of completions:
 //
 //	CompleteWait      sleep in io_uring_enter(GETEVENTS) — no CPU while idle
 //	CompleteSpin      busy-poll the CQ in user memory, no syscalls — one core
