@@ -65,6 +65,33 @@ type command struct {
 	Name    string          `json:"name,omitempty"`
 }
 
+// check refuses a command missing the part its operation needs.
+func (c *command) check() error {
+	missing := ""
+	switch c.Op {
+	case opCreateCluster:
+		if c.Cluster == nil {
+			missing = "cluster"
+		}
+	case opAddDrive:
+		if c.Drive == nil {
+			missing = "drive"
+		}
+	case opCreatePool:
+		if c.Pool == nil {
+			missing = "pool"
+		}
+	case opCreateFS:
+		if c.FS == nil {
+			missing = "fs"
+		}
+	}
+	if missing != "" {
+		return fmt.Errorf("%s command without its %s", c.Op, missing)
+	}
+	return nil
+}
+
 // fsm applies commands to State. Apply must be deterministic: every check
 // it makes depends only on the state and the command.
 type fsm struct {
@@ -76,6 +103,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("decode command at index %d: %w", l.Index, err)
+	}
+	if err := c.check(); err != nil {
+		return fmt.Errorf("command at index %d: %w", l.Index, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
