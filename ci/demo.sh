@@ -85,7 +85,7 @@ echo "== fio: sequential 1 MiB write + crc32c verify, then sequential and random
 # what write-verify wrote; verify_state_save=0 keeps fio from leaving state
 # files in the current directory.
 (cd "$work" && fio --output-format=normal --group_reporting \
-	--directory="$mnt" --filename_format='demo.$clonenum' --ioengine=psync --size="$FIO_SIZE" --numjobs=2 \
+	--directory="$mnt" --filename_format='demo.$jobnum' --ioengine=psync --size="$FIO_SIZE" --numjobs=2 \
 	--verify_state_save=0 \
 	--name=write-verify --rw=write --bs=1M --verify=crc32c --do_verify=1 --verify_fatal=1 \
 	--name=seq-read --stonewall --rw=read --bs=1M \

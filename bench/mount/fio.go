@@ -79,7 +79,7 @@ func (j fioJob) run(dir string) (float64, error) {
 	}
 	args := []string{
 		"--output-format=json", "--group_reporting", "--name=" + j.name,
-		"--directory=" + dir, "--filename_format=bench.$clonenum",
+		"--directory=" + dir, "--filename_format=bench.$jobnum",
 		"--rw=" + j.rw, "--bs=" + j.bs, "--size=" + j.size,
 		fmt.Sprintf("--numjobs=%d", j.jobs), "--direct=" + direct,
 		"--ioengine=psync", "--verify_state_save=0",
