@@ -11,6 +11,14 @@ func newBackend(t *target, o Options, log *slog.Logger) (backend, error) {
 	if t.vfio != nil {
 		return t.vfioBackend(o)
 	}
+	if o.Poll == PollIO {
+		// Asked for polled completion: refuse rather than serve the drive
+		// by interrupts (or pread) under a name that promises polling.
+		if why := iopollRefusal(t); why != "" {
+			log.Warn("nvme: IOPOLL refused", "path", t.path, "reason", why)
+			return nil, fmt.Errorf("IOPOLL on %s: %s: %w", t.path, why, ErrUnsupported)
+		}
+	}
 	switch o.Backend {
 	case BackendSync:
 		return newSyncBackend(t.fd, entries), nil

@@ -66,11 +66,10 @@ func newURingBackend(t *target, o Options, log *slog.Logger) (*uringBackend, err
 	switch o.Poll {
 	case PollIO:
 		if why := iopollRefusal(t); why != "" {
-			log.Warn("nvme: IOPOLL refused, using interrupt completions", "path", t.path, "reason", why)
-		} else {
-			cfg.IOPoll = true
-			b.iopoll = true
+			return nil, fmt.Errorf("IOPOLL on %s: %s: %w", t.path, why, ErrUnsupported)
 		}
+		cfg.IOPoll = true
+		b.iopoll = true
 	case PollSQ:
 		cfg.SQPoll = true
 		cfg.SQPollIdle = sqpollIdleDefault

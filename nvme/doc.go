@@ -93,8 +93,10 @@
 // Poll itself never blocks in any mode. Options.Poll adds kernel polling:
 // PollIO (IORING_SETUP_IOPOLL, completions found by polling the device's
 // poll queues) is used only when /sys/block/<dev>/queue/io_poll reads 1;
-// otherwise Open logs why at Warn and uses interrupts (Info.Backend then
-// reads "io_uring", not "io_uring+iopoll"). IOPOLL applies to the poll
+// otherwise Open fails with an error wrapping ErrUnsupported that names
+// the reason (a regular file, io_poll 0: load nvme with poll_queues=N),
+// and logs it at Warn: a drive asked to poll is never served by interrupts
+// under that name. Info.Backend reads "io_uring+iopoll". IOPOLL applies to the poll
 // ring; the blocking ring, which sleeps and fsyncs, always uses
 // interrupts, and a poll-mode OpFlush on an IOPOLL drive runs on it
 // synchronously inside Submit. PollSQ (IORING_SETUP_SQPOLL, a kernel thread

@@ -59,7 +59,8 @@ const (
 	PollNone PollMode = iota
 	// PollIO sets IORING_SETUP_IOPOLL: the kernel polls the device's poll
 	// queues instead of taking interrupts. Only accepted when
-	// /sys/block/<dev>/queue/io_poll reads 1; refused otherwise.
+	// /sys/block/<dev>/queue/io_poll reads 1; otherwise Open fails with
+	// an error wrapping ErrUnsupported that says why.
 	PollIO
 	// PollSQ sets IORING_SETUP_SQPOLL: a kernel thread consumes the
 	// submission queue so Submit needs no syscall while it is awake.

@@ -2,6 +2,7 @@ package nvme_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -23,17 +24,27 @@ func TestIOPollRefused(t *testing.T) {
 		t.Run(tg.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			d := formatOpen(t, tg.make(t), Options{Poll: PollIO, Log: log})
-			if b := d.Info().Backend; b != string(BackendURing) {
-				t.Fatalf("backend %q with IOPOLL refused, want %q", b, BackendURing)
+			path := tg.make(t)
+			if err := Format(path, FormatOptions{}); err != nil {
+				t.Fatalf("Format: %v", err)
+			}
+			d, err := Open(path, Options{Poll: PollIO, Log: log})
+			if err == nil {
+				d.Close()
+				t.Fatalf("Open with PollIO on a %s succeeded (backend %q), want refusal", tg.name, d.Info().Backend)
+			}
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tg.why) {
+				t.Fatalf("Open with PollIO: %v, want ErrUnsupported saying %q", err, tg.why)
 			}
 			if !strings.Contains(logs.String(), "IOPOLL refused") || !strings.Contains(logs.String(), tg.why) {
 				t.Fatalf("log does not say why IOPOLL was refused (%q):\n%s", tg.why, logs.String())
 			}
-			buf := randomBlocks(1, 2)
-			if err := d.WriteBlocks(4, buf); err != nil {
-				t.Fatal(err)
+			// Refused, the drive is untouched and opens without IOPOLL.
+			d, err = Open(path, Options{Log: log})
+			if err != nil {
+				t.Fatalf("Open without PollIO after the refusal: %v", err)
 			}
+			d.Close()
 		})
 	}
 }
