@@ -149,7 +149,8 @@ func run(size string, runtime time.Duration, files int, only string) error {
 				return fmt.Errorf("metadata on %s: %w", t.name, err)
 			}
 			meta[t.name] = res
-			fmt.Fprintf(os.Stderr, "  %-28s %-9s %v\n", "create/stat/unlink", t.name, res)
+			fmt.Fprintf(os.Stderr, "  %-28s %-9s create %.0f/s, stat %.0f/s, unlink %.0f/s\n",
+				"create/stat/unlink", t.name, res["create"], res["stat"], res["unlink"])
 		}
 		for _, m := range metaOps {
 			r := row{workload: m + " " + fmt.Sprint(files) + " files", unit: "ops/s", values: map[string]float64{}}
