@@ -211,8 +211,8 @@ func (g *Group) Wake(i int) {
 	}
 }
 
-// Start launches the pollers; each locks its OS thread and pins it before
-// it polls. It returns the first pinning error.
+// Start launches the pollers; each one given a core locks its OS thread
+// and pins it before it polls. It returns the first pinning error.
 func (g *Group) Start(ctx context.Context) error {
 	if !g.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("poller group already started")
@@ -258,10 +258,13 @@ func (g *Group) Stats() []Stats {
 
 func (p *poller) run(ctx context.Context) {
 	defer p.g.wg.Done()
-	// The goroutine keeps its thread locked until it exits, so the Go
-	// runtime discards the pinned thread instead of reusing it.
-	runtime.LockOSThread()
 	if p.core >= 0 {
+		// The goroutine keeps its thread locked until it exits, so the Go
+		// runtime discards the pinned thread instead of reusing it. An
+		// unpinned poller stays unlocked: a locked goroutine hands its P
+		// to its own thread on every wake-up (a futex wake and a context
+		// switch), which is most of a Call's latency on a small machine.
+		runtime.LockOSThread()
 		var set unix.CPUSet
 		set.Set(p.core)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
@@ -308,6 +311,11 @@ func (p *poller) run(ctx context.Context) {
 			idleSinceNs = now
 		}
 		if now-idleSinceNs < int64(g.cfg.SpinBeforeSleep) {
+			// Yield while spinning: a caller or worker this pass made
+			// runnable waits in this P's run queue (runnext) until the
+			// poller lets go of the P, which would otherwise be after
+			// the whole spin and the sleep's set-up.
+			runtime.Gosched()
 			continue
 		}
 		// Announce the sleep, then look once more so that a Wake racing
