@@ -264,6 +264,25 @@ func GuestTest(t testing.TB, cfg GuestConfig) GuestResult {
 	return res
 }
 
+// GuestTestBinary is the host half's preamble of a guest test: it skips t
+// inside the guest itself and under -short (a boot takes seconds), and
+// otherwise builds the calling package's tests into a static binary for
+// GuestConfig.Binary.
+func GuestTestBinary(t testing.TB) string {
+	t.Helper()
+	if InGuest() {
+		t.Skip("already in the guest")
+	}
+	if testing.Short() {
+		t.Skip("boots a QEMU guest")
+	}
+	bin, err := BuildGuestTest(context.Background(), ".", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // InGuest reports whether this process runs inside a guest booted by RunGuest.
 func InGuest() bool { return os.Getenv("WEFT_GUEST") == "1" }
 

@@ -16,13 +16,7 @@ func TestGuestBoot(t *testing.T) {
 		}
 		return
 	}
-	if testing.Short() {
-		t.Skip("boots a QEMU guest")
-	}
-	bin, err := BuildGuestTest(t.Context(), ".", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := GuestTestBinary(t)
 	res := GuestTest(t, GuestConfig{
 		Binary:     bin,
 		Args:       []string{"-test.run", "^TestGuestBoot$", "-test.v"},

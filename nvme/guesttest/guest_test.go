@@ -31,16 +31,7 @@ const (
 // is loaded with params, and requires each of them to pass.
 func bootGuest(t *testing.T, params string, tests ...string) {
 	t.Helper()
-	if testkit.InGuest() {
-		t.Skip("already in the guest")
-	}
-	if testing.Short() {
-		t.Skip("boots a QEMU guest")
-	}
-	bin, err := testkit.BuildGuestTest(t.Context(), ".", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testkit.GuestTestBinary(t)
 	res := testkit.GuestTest(t, testkit.GuestConfig{
 		Binary:     bin,
 		Args:       []string{"-test.run", "^(" + strings.Join(tests, "|") + ")$", "-test.v", "-test.timeout", "150s"},

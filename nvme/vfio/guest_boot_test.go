@@ -15,16 +15,7 @@ import (
 // TestGuestVFIO boots a QEMU guest with one emulated NVMe controller
 // behind intel-iommu and runs this package's TestInGuest* tests there.
 func TestGuestVFIO(t *testing.T) {
-	if testkit.InGuest() {
-		t.Skip("already in the guest")
-	}
-	if testing.Short() {
-		t.Skip("boots a QEMU guest")
-	}
-	bin, err := testkit.BuildGuestTest(t.Context(), ".", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testkit.GuestTestBinary(t)
 	res := testkit.GuestTest(t, testkit.GuestConfig{
 		Binary:     bin,
 		Args:       []string{"-test.run", "^TestInGuest", "-test.v", "-test.timeout", "4m"},
